@@ -1,0 +1,153 @@
+"""What a flow file describes, once validated. Immutable, shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..hours import ServiceHours
+
+
+@dataclass(frozen=True)
+class Language:
+    id: str
+    label: str
+    say_language: str  # Twilio <Say language="...">
+    voice: str  # Twilio <Say voice="...">
+
+
+@dataclass(frozen=True)
+class Choice:
+    next: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    line: int
+    say: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__.removesuffix("Node").lower()
+
+    def targets(self) -> tuple[str, ...]:
+        """Node ids this node can lead to (for reachability and reference checks)."""
+        return ()
+
+
+@dataclass(frozen=True)
+class SayNode(Node):
+    next: str = ""
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.next,)
+
+
+@dataclass(frozen=True)
+class MenuNode(Node):
+    options: dict[str, Choice] = field(default_factory=dict)
+    on_failure: Choice = Choice(next="")
+    retries: int = 2
+    timeout: int = 6
+    retry_say: tuple[str, ...] = ()
+
+    def targets(self) -> tuple[str, ...]:
+        return (*(c.next for c in self.options.values()), self.on_failure.next)
+
+
+@dataclass(frozen=True)
+class EmergencyNode(Node):
+    say_known: tuple[str, ...] = ()
+    say_unknown: tuple[str, ...] = ()
+    urgent: bool = False
+    next: str = ""
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.next,)
+
+
+@dataclass(frozen=True)
+class HoursNode(Node):
+    open: str = ""
+    closed: str = ""
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.open, self.closed)
+
+
+@dataclass(frozen=True)
+class QueueNode(Node):
+    queue: str = "hotline-{language}"
+    max_wait: int = 900
+    announce_every: int = 60
+    seconds_per_caller: int = 240
+    music: str | None = None
+    say_position: tuple[str, ...] = ()
+    say_next: tuple[str, ...] = ()
+    say_estimate: tuple[str, ...] = ()
+    on_timeout: str = ""
+    on_error: str = ""
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.on_timeout, self.on_error)
+
+    def queue_name(self, language: str) -> str:
+        return self.queue.format(language=language)
+
+
+@dataclass(frozen=True)
+class HangupNode(Node):
+    pass
+
+
+NODE_TYPES: dict[str, type[Node]] = {
+    "say": SayNode,
+    "menu": MenuNode,
+    "emergency": EmergencyNode,
+    "hours": HoursNode,
+    "queue": QueueNode,
+    "hangup": HangupNode,
+}
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    source: Path
+    languages: dict[str, Language]
+    default_language: str
+    start: str
+    nodes: dict[str, Node]
+    prompts: dict[str, dict[str, str]]
+    hours: ServiceHours
+    hotline_name: dict[str, str]
+    emergency_labels: dict[str, dict[str, str]]
+    numbers: tuple[str, ...] = ()
+    danger_key: str | None = None
+    danger_node: str | None = None
+    fallback_number: str | None = None
+    # (prompt id, language) -> media path below recordings/, for prompts with a recording
+    recorded: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def language(self, language_id: str | None) -> Language:
+        return self.languages.get(language_id or "", self.languages[self.default_language])
+
+
+@dataclass(frozen=True)
+class FlowSet:
+    """All flows of the app: one per group of hotline numbers, and a default one."""
+
+    flows: dict[str, Flow]
+    default: str
+
+    def for_number(self, number: str | None) -> Flow:
+        if number:
+            for flow in self.flows.values():
+                if number in flow.numbers:
+                    return flow
+        return self.flows[self.default]
+
+    def get(self, name: str | None) -> Flow | None:
+        return self.flows.get(name or "")

@@ -1,0 +1,114 @@
+"""The engine's vocabulary: what the caller should hear and where the call goes next.
+
+Nothing here knows Twilio; `hotline.telephony.twiml` turns steps into TwiML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Endpoint = Literal["menu", "queue_wait", "queue_done"]
+
+
+@dataclass(frozen=True)
+class CallState:
+    """What must survive between two webhooks of one call; it travels in the URLs."""
+
+    flow: str
+    language: str | None = None
+    urgent: bool = False
+    tries: int = 0
+
+    def params(self) -> dict[str, str]:
+        out = {"f": self.flow}
+        if self.language:
+            out["l"] = self.language
+        if self.urgent:
+            out["u"] = "1"
+        if self.tries:
+            out["t"] = str(self.tries)
+        return out
+
+
+@dataclass(frozen=True)
+class Next:
+    """Where Twilio sends its next request for this call."""
+
+    endpoint: Endpoint
+    node: str
+    state: CallState
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    say_language: str
+    voice: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class Play:
+    media: str  # path below recordings/
+    loop: int = 1
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: int = 1
+
+
+Audible = Say | Play | Pause
+
+
+@dataclass(frozen=True)
+class Gather:
+    children: tuple[Audible, ...]
+    num_digits: int
+    timeout: int
+    action: Next
+
+
+@dataclass(frozen=True)
+class Redirect:
+    target: Next
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    queue: str
+    wait: Next
+    action: Next
+
+
+@dataclass(frozen=True)
+class Leave:
+    pass
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+Step = Say | Play | Pause | Gather | Redirect | Enqueue | Leave | Hangup
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth writing to the call log."""
+
+    kind: str
+    data: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Turn:
+    """The engine's answer to one webhook."""
+
+    steps: list[Step] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    state: CallState | None = None

@@ -1,0 +1,94 @@
+"""Engine steps -> TwiML, with twilio's own classes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twilio.twiml.voice_response import Gather as TwimlGather
+from twilio.twiml.voice_response import VoiceResponse
+
+from ..flows.steps import (
+    Enqueue,
+    Gather,
+    Hangup,
+    Leave,
+    Next,
+    Pause,
+    Play,
+    Redirect,
+    Say,
+    Step,
+)
+
+UrlFor = Callable[[Next], str]
+MediaUrl = Callable[[str], str]
+
+
+def render(steps: list[Step], url_for: UrlFor, media_url: MediaUrl) -> VoiceResponse:
+    response = VoiceResponse()
+    for step in steps:
+        _add(response, step, url_for, media_url)
+    return response
+
+
+def _add(
+    parent: VoiceResponse | TwimlGather, step: Step, url_for: UrlFor, media_url: MediaUrl
+) -> None:
+    if isinstance(step, Say):
+        parent.say(step.text, voice=step.voice, language=step.say_language)
+    elif isinstance(step, Play):
+        parent.play(media_url(step.media), loop=step.loop if step.loop != 1 else None)
+    elif isinstance(step, Pause):
+        parent.pause(length=step.seconds)
+    elif isinstance(step, Gather):
+        assert isinstance(parent, VoiceResponse)
+        gather = parent.gather(
+            input="dtmf",
+            num_digits=step.num_digits,
+            timeout=step.timeout,
+            action=url_for(step.action),
+            method="POST",
+        )
+        for child in step.children:
+            _add(gather, child, url_for, media_url)
+    elif isinstance(step, Redirect):
+        assert isinstance(parent, VoiceResponse)
+        parent.redirect(url_for(step.target), method="POST")
+    elif isinstance(step, Enqueue):
+        assert isinstance(parent, VoiceResponse)
+        parent.enqueue(
+            step.queue,
+            action=url_for(step.action),
+            method="POST",
+            wait_url=url_for(step.wait),
+            wait_url_method="POST",
+        )
+    elif isinstance(step, Leave):
+        assert isinstance(parent, VoiceResponse)
+        parent.leave()
+    elif isinstance(step, Hangup):
+        assert isinstance(parent, VoiceResponse)
+        parent.hangup()
+    else:  # pragma: no cover - every step type is handled above
+        raise TypeError(f"cannot render {type(step).__name__}")
+
+
+def emergency_answer(fallback_number: str | None) -> VoiceResponse:
+    """The answer of last resort, when even the flow cannot be used: fixed text, two languages."""
+    response = VoiceResponse()
+    response.say(
+        "非常抱歉，系统出现问题。如果您有生命危险，请拨打当地紧急电话。",
+        voice="Google.cmn-CN-Wavenet-A",
+        language="cmn-CN",
+    )
+    response.say(
+        "We are sorry, something went wrong. If your life is in danger, call your local "
+        "emergency number.",
+        voice="Polly.Amy-Neural",
+        language="en-GB",
+    )
+    if fallback_number:
+        digits = " ".join(ch for ch in fallback_number if ch.isdigit())
+        response.say(digits, voice="Polly.Amy-Neural", language="en-GB")
+    response.hangup()
+    return response

@@ -1,0 +1,331 @@
+"""Twilio's voice webhooks: parse the request, ask the flow engine, answer TwiML.
+
+Handlers decide from data in memory (the flows) and the request itself; everything slow is
+handed to the event sink. A handler never answers the caller with an HTTP error: whatever
+goes wrong, the caller hears an apology and another number to call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
+
+from .db import utcnow
+from .emergency import emergency_for
+from .events import CallEventData, make_event
+from .flows import Caller, CallState, Engine, Flow, FlowSet, Next, Turn
+from .phone import mask, number_hash, parse_caller
+from .queues import get_events
+from .telephony import signature, twiml
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+ENDPOINTS = {
+    "menu": "voice.menu",
+    "queue_wait": "voice.queue_wait",
+    "queue_done": "voice.queue_done",
+}
+_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+_TOKEN = re.compile(r"^[a-z0-9_-]{1,48}$")
+
+
+# ---- request plumbing ----------------------------------------------------------------
+@bp.before_request
+def check_signature() -> None:
+    if current_app.config["HOTLINE_DEV_MODE"]:
+        return
+    url = signature.public_url(
+        current_app.config["HOTLINE_PUBLIC_URL"],
+        request.host_url,
+        request.path,
+        request.query_string,
+    )
+    if not signature.is_valid(
+        current_app.config["TWILIO_AUTH_TOKEN"],
+        url,
+        request.form,
+        request.headers.get("X-Twilio-Signature"),
+    ):
+        # Never the body: it holds the caller's number.
+        log.warning(
+            "403: bad or missing Twilio signature on %s from %s", request.path, request.remote_addr
+        )
+        abort(403)
+
+
+def _flows() -> FlowSet:
+    flows: FlowSet = current_app.extensions["hotline.flows"]
+    return flows
+
+
+def _call_sid() -> str:
+    sid = request.form.get("CallSid", "")
+    return sid[:64] if sid else "unknown"
+
+
+def _state(flows: FlowSet) -> tuple[Flow, CallState]:
+    """Call state from the URL, forgiving: a bad value falls back to a safe default."""
+    args = request.args
+    flow = flows.get(args.get("f")) or flows.for_number(request.form.get("To"))
+    language = args.get("l")
+    if language not in flow.languages:
+        language = None
+    try:
+        tries = min(max(int(args.get("t", "0")), 0), 10)
+    except ValueError:
+        tries = 0
+    return flow, CallState(
+        flow=flow.name, language=language, urgent=args.get("u") == "1", tries=tries
+    )
+
+
+def _caller() -> Caller:
+    number = parse_caller(request.form.get("From"))
+    return Caller(region=number.region, emergency=emergency_for(number.region))
+
+
+def _node_arg() -> str:
+    node = request.args.get("n", "")
+    return node if _TOKEN.match(node) else ""
+
+
+def _int_form(name: str) -> int | None:
+    try:
+        value = int(request.form.get(name, ""))
+    except ValueError:
+        return None
+    return value if 0 <= value < 10**7 else None
+
+
+def _url(endpoint: str, params: dict[str, str]) -> str:
+    path = url_for(endpoint, **params)
+    base = current_app.config["HOTLINE_PUBLIC_URL"]
+    return f"{base}{path}" if base else path
+
+
+def url_for_next(target: Next) -> str:
+    return _url(
+        ENDPOINTS[target.endpoint], {"n": target.node, **target.state.params(), **target.extra}
+    )
+
+
+def media_url(relative: str) -> str:
+    return _url("media.serve", {"filename": relative})
+
+
+def _xml(response: Any) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+def _discriminator() -> str:
+    form = "&".join(f"{k}={v}" for k, v in sorted(request.form.items(multi=True)))
+    return f"{request.path}?{request.query_string.decode('latin-1')}|{form}"
+
+
+def _emit(call_sid: str, events: list[CallEventData]) -> None:
+    get_events(current_app).emit(events)
+
+
+def _turn_events(call_sid: str, turn: Turn, now: dt.datetime) -> list[CallEventData]:
+    base = _discriminator()
+    return [
+        make_event(call_sid, e.kind, e.data, now, discriminator=f"{base}|{i}")
+        for i, e in enumerate(turn.events)
+    ]
+
+
+def voice_handler(
+    fn: Callable[[Flow, CallState, str, dt.datetime], tuple[Turn, list[CallEventData]]],
+) -> Callable[[], Response]:
+    """Runs a handler; any failure becomes the flow's safe answer, never an HTTP error."""
+
+    @wraps(fn)
+    def wrapper() -> Response:
+        call_sid = _call_sid()
+        now = utcnow()
+        flow: Flow | None = None
+        state: CallState | None = None
+        try:
+            flow, state = _state(_flows())
+            turn, extra_events = fn(flow, state, call_sid, now)
+            body = twiml.render(turn.steps, url_for_next, media_url)
+            _emit(call_sid, extra_events + _turn_events(call_sid, turn, now))
+            return _xml(body)
+        except Exception:
+            log.exception("voice handler %s failed for call %s", request.path, call_sid)
+        try:
+            flows = _flows()
+            flow = flow or flows.for_number(request.form.get("To"))
+            turn = Engine(flow).safe_answer(state)
+            body = twiml.render(turn.steps, url_for_next, media_url)
+        except Exception:
+            log.exception("safe answer failed for call %s", call_sid)
+            body = twiml.emergency_answer(flow.fallback_number if flow else None)
+        try:
+            _emit(
+                call_sid,
+                [
+                    make_event(
+                        call_sid,
+                        "safe_answer",
+                        {"path": request.path},
+                        now,
+                        discriminator=_discriminator(),
+                    )
+                ],
+            )
+        except Exception:
+            log.exception("could not log the safe answer for call %s", call_sid)
+        return _xml(body)
+
+    return wrapper
+
+
+# ---- the webhooks --------------------------------------------------------------------
+@bp.post("/incoming")
+@voice_handler
+def incoming(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    number = parse_caller(request.form.get("From"))
+    hotline = parse_caller(request.form.get("To"))
+    key = current_app.config["HOTLINE_NUMBER_HASH_KEY"].encode()
+    data = {
+        "from": number.e164,
+        "withheld": number.withheld,
+        "region": number.region,
+        "to": hotline.e164 or (request.form.get("To") or "")[:32] or None,
+        "caller_hash": number_hash(number.e164, key) if number.e164 else None,
+        "flow": flow.name,
+        "sid_ok": bool(_SID.match(call_sid)),
+    }
+    log.info("incoming call %s from %s", call_sid, number.masked)
+    incoming_event = make_event(call_sid, "incoming", data, now, discriminator=_discriminator())
+    caller = Caller(region=number.region, emergency=emergency_for(number.region))
+    return Engine(flow).start(caller, now), [incoming_event]
+
+
+@bp.post("/menu")
+@voice_handler
+def menu(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    digits = request.form.get("Digits")
+    return Engine(flow).menu_input(_node_arg(), state, _caller(), now, digits), []
+
+
+@bp.post("/queue/wait")
+@voice_handler
+def queue_wait(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    queue_time = _int_form("QueueTime") or 0
+    position = _int_form("QueuePosition")
+    try:
+        announced: int | None = int(request.args.get("a", ""))
+    except ValueError:
+        announced = None
+    turn = Engine(flow).queue_wait(_node_arg(), state, _caller(), queue_time, position, announced)
+    return turn, []
+
+
+@bp.post("/queue/done")
+@voice_handler
+def queue_done(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    result = (request.form.get("QueueResult") or "error").strip().lower()
+    turn = Engine(flow).queue_done(
+        _node_arg(), state, _caller(), now, result, _int_form("QueueTime")
+    )
+    return turn, []
+
+
+@bp.post("/status")
+def status() -> Response:
+    """Twilio's status callback for calls. Only logged; the answer is not played to anyone."""
+    call_sid = _call_sid()
+    now = utcnow()
+    try:
+        at = _twilio_timestamp(request.form.get("Timestamp")) or now
+        status_value = (request.form.get("CallStatus") or "")[:24]
+        data = {
+            "status": status_value,
+            "duration": _int_form("CallDuration"),
+            "direction": (request.form.get("Direction") or "")[:24],
+        }
+        sequence = _int_form("SequenceNumber")
+        _emit(
+            call_sid,
+            [
+                make_event(
+                    call_sid, "status", data, at, discriminator=_discriminator(), sequence=sequence
+                )
+            ],
+        )
+    except Exception:
+        log.exception("status callback for %s could not be logged", call_sid)
+    return _xml(twiml.VoiceResponse())
+
+
+@bp.post("/fallback")
+def fallback() -> Response:
+    """Twilio's fallback URL: the primary answer failed or timed out. Apologise, give
+    another number, and log what Twilio says went wrong."""
+    call_sid = _call_sid()
+    now = utcnow()
+    flow = None
+    try:
+        flow, state = _state(_flows())
+        body = twiml.render(Engine(flow).safe_answer(state).steps, url_for_next, media_url)
+    except Exception:
+        log.exception("fallback answer failed for call %s", call_sid)
+        body = twiml.emergency_answer(flow.fallback_number if flow else None)
+    try:
+        data = {
+            "error_code": (request.form.get("ErrorCode") or "")[:16],
+            "error_url": _path_only(request.form.get("ErrorUrl")),
+        }
+        _emit(
+            call_sid, [make_event(call_sid, "fallback", data, now, discriminator=_discriminator())]
+        )
+    except Exception:
+        log.exception("fallback for %s could not be logged", call_sid)
+    return _xml(body)
+
+
+def _twilio_timestamp(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(dt.UTC)
+
+
+def _path_only(url: str | None) -> str | None:
+    if not url:
+        return None
+    return url.split("?", 1)[0][:200]
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    if app.config["HOTLINE_DEV_MODE"]:
+        log.warning("HOTLINE_DEV_MODE=1: Twilio signatures are NOT checked")
+
+
+__all__ = ["bp", "init_app", "mask", "urlencode"]
