@@ -49,6 +49,8 @@ class Summary:
     talk_seconds: int | None = None
     outcome: str | None = None
     last_step: str | None = None
+    counselor_id: int | None = None
+    counselor_call_sid: str | None = None
 
 
 def summarize(call_sid: str, events: Iterable[EventLike]) -> Summary:
@@ -65,6 +67,8 @@ def summarize(call_sid: str, events: Iterable[EventLike]) -> Summary:
     end_by_status: dt.datetime | None = None
     end_other: dt.datetime | None = None
     failed_status = False
+    legs: dict[str, str] = {}
+    accepted_offer: str | None = None
 
     for e in ordered:
         d = e.data
@@ -84,8 +88,14 @@ def summarize(call_sid: str, events: Iterable[EventLike]) -> Summary:
                 s.queued_at = e.occurred_at
             s.language = s.language or _str(d.get("language"))
             s.urgent = s.urgent or bool(d.get("urgent"))
-        elif e.kind == "bridged" and s.answered_at is None:
-            s.answered_at = e.occurred_at
+        elif e.kind == "offered" and d.get("offer_id") and d.get("leg_sid"):
+            legs[str(d["offer_id"])] = str(d["leg_sid"])
+        elif e.kind in ("counselor_accepted", "bridged"):
+            if isinstance(d.get("counselor_id"), int):
+                s.counselor_id = d["counselor_id"]
+            accepted_offer = str(d.get("offer_id") or accepted_offer or "") or None
+            if e.kind == "bridged" and s.answered_at is None:
+                s.answered_at = e.occurred_at
         elif e.kind == "left_queue":
             queue_left_at = e.occurred_at
             qt = d.get("queue_time")
@@ -102,6 +112,8 @@ def summarize(call_sid: str, events: Iterable[EventLike]) -> Summary:
         elif e.kind in ("ended_by_flow", "safe_answer"):
             end_other = end_other or e.occurred_at
 
+    if accepted_offer:
+        s.counselor_call_sid = legs.get(accepted_offer)
     if s.answered_at is None and bridged_by_queue and s.queued_at is not None:
         # The Enqueue action of a bridged call arrives when the talk is over; QueueTime says
         # when the bridge happened.

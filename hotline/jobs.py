@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import get_current_job
 
 from . import events as ev
-from .db import get_db
+from .db import get_db, utcnow
 from .eventstore import refresh_calls, store_events
 
 if TYPE_CHECKING:
@@ -101,3 +101,159 @@ def maintain_events(connection: redis.Redis) -> None:
         from .queues import enqueue_drain
 
         enqueue_drain(connection)
+
+
+# ---- routing ------------------------------------------------------------------------------
+_roster: Any = None
+
+
+def roster_cache() -> Any:
+    """Who works when, for this worker process (a cache, rebuilt every 30 s)."""
+    global _roster
+    if _roster is None:
+        from sqlalchemy import select
+
+        from .counselors import roster_entries
+        from .models import Counselor
+        from .routing.dispatch import RosterCache
+
+        flask_app = app()
+
+        def load() -> tuple[list[Any], dict[int, str]]:
+            with get_db(flask_app).session() as session:
+                entries = roster_entries(session)
+                active = session.scalars(select(Counselor).where(Counselor.active))
+                phones = {c.id: c.phone for c in active}
+            return entries, phones
+
+        _roster = RosterCache(load)
+    return _roster
+
+
+def _routing() -> tuple[Any, Any, Any]:
+    """Board, dispatcher and settings for this worker process."""
+    from .routing.board import Board
+    from .routing.dispatch import Dispatcher, RoutingSettings
+    from .telephony.rest import TwilioAdapter, make_client
+
+    config = app().config
+    connection = _connection()
+    board = Board(connection)
+    settings = RoutingSettings.from_config(dict(config))
+    adapter = TwilioAdapter(
+        make_client(
+            config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_API_BASE_URL"]
+        )
+    )
+    dispatcher = Dispatcher(board, adapter, roster_cache(), settings, _emitter(connection))
+    return board, dispatcher, settings
+
+
+def _emitter(connection: redis.Redis) -> Any:
+    from pathlib import Path
+
+    from .queues import enqueue_drain
+
+    sink = ev.EventSink(
+        connection,
+        Path(app().config["HOTLINE_INSTANCE_PATH"]) / "spool",
+        lambda: enqueue_drain(connection),
+    )
+
+    def emit(call_sid: str, kind: str, data: dict[str, Any], discriminator: str) -> None:
+        sink.emit([ev.make_event(call_sid, kind, data, utcnow(), discriminator=discriminator)])
+
+    return emit
+
+
+def match_callers(language: str) -> int:
+    """Offer waiting callers of `language` to free on-call counselors."""
+    from .routing import MATCH_FLAG
+
+    connection = _connection()
+    # Cleared first: a trigger that arrives while we work schedules another run.
+    connection.delete(MATCH_FLAG + language)
+    _, dispatcher, _ = _routing()
+    return len(dispatcher.match(language))
+
+
+def bridge_caller(offer_id: str) -> str:
+    """The counselor pressed 1: take exactly the reserved caller out of the queue into
+    their conference. If the caller has gone, tell the counselor and free them."""
+    from .telephony.rest import NotFound, Rejected
+
+    board, dispatcher, settings = _routing()
+    offer = board.offer(offer_id)
+    if not offer or offer.get("state") != "accepted":
+        return "unknown offer"
+    caller = board.caller(offer["sid"])
+    try:
+        if not caller.get("qsid"):
+            raise NotFound("no queue known for the caller")
+        dispatcher.adapter.dequeue(caller["qsid"], offer["sid"], settings.bridge_url(offer_id))
+    except (NotFound, Rejected):
+        if offer.get("leg"):
+            dispatcher.adapter.redirect(offer["leg"], settings.gone_url(offer_id))
+        board.call_ended(int(offer["cid"]), 0)
+        board.wrapup_done(int(offer["cid"]))
+        dispatcher.emit(
+            offer["sid"],
+            "bridge_failed",
+            {"counselor_id": int(offer["cid"])},
+            f"bridge-failed|{offer_id}",
+        )
+        return "caller gone"
+    return "bridged"
+
+
+def cancel_leg(leg_sid: str) -> None:
+    """The caller hung up while the counselor's phone rang."""
+    _, dispatcher, _ = _routing()
+    dispatcher.adapter.hang_up(leg_sid)
+
+
+def end_wrap_up(counselor_id: int) -> bool:
+    """Wrap-up time is over: the counselor is available again, which may serve a caller."""
+    from .routing import schedule_match
+
+    board, _, _ = _routing()
+    if not board.wrapup_done(counselor_id):
+        return False
+    for language in board.counselor(counselor_id).get("langs", "").strip(",").split(","):
+        if language:
+            schedule_match(_connection(), language)
+    return True
+
+
+def sync_routing(connection: redis.Redis) -> None:
+    """Periodic (worker maintenance): put every active counselor on the board, publish how
+    many are on call per language, and match any language with callers waiting (a trigger
+    may have been lost, an offer may have expired)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from .models import Counselor
+    from .routing import schedule_match
+    from .routing.board import Board
+
+    board = Board(connection)
+    with get_db(app()).session() as session:
+        counselors = list(session.scalars(select(Counselor).where(Counselor.active)))
+        for c in counselors:
+            initial = c.state if c.state in ("available", "away", "offline") else "available"
+            board.register_counselor(c.id, list(c.languages), initial)
+    now = dt.datetime.now(dt.UTC)
+    states = board.counselors()
+    languages = sorted(
+        {lang for f in app().extensions["hotline.flows"].flows.values() for lang in f.languages}
+    )
+    counts = {}
+    for language in languages:
+        ids = roster_cache().on_call_ids(language, now)
+        counts[language] = sum(
+            1 for i in ids if states.get(i, {}).get("state") not in ("away", "offline")
+        )
+    board.set_on_call(counts)
+    for language in board.waiting_languages(languages):
+        schedule_match(connection, language)

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_QUEUE = "hotline-events"
-QUEUE_NAMES = (EVENTS_QUEUE,)
+ROUTING_QUEUE = "hotline-routing"
+# Routing first: a caller waiting for a counselor matters more than the log being current.
+QUEUE_NAMES = (ROUTING_QUEUE, EVENTS_QUEUE)
 # A failed drain is retried with backoff while the database is away.
 DRAIN_RETRY = Retry(max=12, interval=[1, 2, 5, 10, 20, 30, 60, 120, 300, 300, 600, 600])
 FAILURE_TTL = 14 * 24 * 3600

@@ -20,10 +20,12 @@ from flask import Blueprint, Flask, Response, abort, current_app, request, url_f
 
 from .db import utcnow
 from .emergency import emergency_for
-from .events import CallEventData, make_event
+from .events import REDIS_DOWN, CallEventData, make_event
 from .flows import Caller, CallState, Engine, Flow, FlowSet, Next, Turn
+from .flows.steps import Leave
 from .phone import mask, number_hash, parse_caller
-from .queues import get_events
+from .queues import get_events, get_redis
+from .routing import get_board, schedule_match, staffed
 from .telephony import signature, twiml
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,10 @@ def _caller() -> Caller:
     return Caller(region=number.region, emergency=emergency_for(number.region))
 
 
+def _hotline_number() -> str | None:
+    return parse_caller(request.form.get("To")).e164
+
+
 def _node_arg() -> str:
     node = request.args.get("n", "")
     return node if _TOKEN.match(node) else ""
@@ -158,7 +164,7 @@ def voice_handler(
         try:
             flow, state = _state(_flows())
             turn, extra_events = fn(flow, state, call_sid, now)
-            body = twiml.render(turn.steps, url_for_next, media_url)
+            body = twiml.render(turn.steps, url_for_next, media_url, _hotline_number())
             _emit(call_sid, extra_events + _turn_events(call_sid, turn, now))
             return _xml(body)
         except Exception:
@@ -212,7 +218,7 @@ def incoming(
     log.info("incoming call %s from %s", call_sid, number.masked)
     incoming_event = make_event(call_sid, "incoming", data, now, discriminator=_discriminator())
     caller = Caller(region=number.region, emergency=emergency_for(number.region))
-    return Engine(flow).start(caller, now), [incoming_event]
+    return Engine(flow, staffed(current_app)).start(caller, now), [incoming_event]
 
 
 @bp.post("/menu")
@@ -221,7 +227,8 @@ def menu(
     flow: Flow, state: CallState, call_sid: str, now: dt.datetime
 ) -> tuple[Turn, list[CallEventData]]:
     digits = request.form.get("Digits")
-    return Engine(flow).menu_input(_node_arg(), state, _caller(), now, digits), []
+    engine = Engine(flow, staffed(current_app))
+    return engine.menu_input(_node_arg(), state, _caller(), now, digits), []
 
 
 @bp.post("/queue/wait")
@@ -236,7 +243,37 @@ def queue_wait(
     except ValueError:
         announced = None
     turn = Engine(flow).queue_wait(_node_arg(), state, _caller(), queue_time, position, announced)
+    if not any(isinstance(step, Leave) for step in turn.steps):
+        _register_waiting(flow, state, call_sid, now, queue_time)
     return turn, []
+
+
+def _register_waiting(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime, queue_time: int
+) -> None:
+    """Every wait round (re)states the caller on the routing board, so a board that lost
+    them (Redis restarted) has them back within one round of hold music."""
+    language = state.language if state.language in flow.languages else flow.default_language
+    try:
+        new = get_board(current_app).register_caller(
+            call_sid,
+            language,
+            urgent=state.urgent,
+            since=now.timestamp() - queue_time,
+            queue_sid=(request.form.get("QueueSid") or "")[:64],
+            hotline_number=_hotline_number() or "",
+            flow=flow.name,
+        )
+        if new:
+            schedule_match(get_redis(current_app), language)
+    except REDIS_DOWN:
+        log.warning("routing board unreachable for call %s; the next wait round retries", call_sid)
+
+
+def caller_left(app: Flask, call_sid: str) -> None:
+    from .counselor_voice import caller_left as left
+
+    left(app, call_sid)
 
 
 @bp.post("/queue/done")
@@ -275,6 +312,17 @@ def status() -> Response:
         )
     except Exception:
         log.exception("status callback for %s could not be logged", call_sid)
+    if (request.form.get("CallStatus") or "") in (
+        "completed",
+        "busy",
+        "failed",
+        "no-answer",
+        "canceled",
+    ):
+        try:
+            caller_left(current_app, call_sid)
+        except Exception:
+            log.exception("could not take call %s off the routing board", call_sid)
     return _xml(twiml.VoiceResponse())
 
 

@@ -22,6 +22,10 @@ class _Maintained:
             jobs.maintain_events(self.connection)  # type: ignore[attr-defined]
         except Exception:
             log.exception("event maintenance failed")
+        try:
+            jobs.sync_routing(self.connection)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("routing maintenance failed")
 
 
 class HotlineWorker(_Maintained, SimpleWorker):

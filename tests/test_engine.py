@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from hotline.emergency import emergency_for
 from hotline.flows import Caller, CallState, Engine, Flow, Next, Turn, load_flow, load_flows
+from hotline.flows.model import QueueNode
 from hotline.flows.steps import (
+    Dial,
     Enqueue,
     Event,
     Gather,
@@ -468,9 +470,59 @@ def test_max_wait_leaves_the_queue(queue_time: int) -> None:
     assert turn.events == [Event("queue_max_wait", {"queue_time": queue_time})]
 
 
-def test_just_before_max_wait_still_waits() -> None:
-    turn = ENGINE.queue_wait("queue", in_language("english"), ITALY, 899, 3, 880)
+def test_just_before_the_partner_rollover_still_waits() -> None:
+    node = ENGINE.flow.nodes["queue"]
+    assert isinstance(node, QueueNode) and node.partner_after == 840
+    turn = ENGINE.queue_wait("queue", in_language("english"), ITALY, 839, 3, 800)
     assert isinstance(turn.steps[-1], Redirect)
+
+
+def test_a_long_wait_rolls_over_to_the_partner_line() -> None:
+    state = in_language("english")
+    turn = ENGINE.queue_wait("queue", state, ITALY, 840, 3, 800)
+    assert turn.steps == [Leave()]
+    assert turn.events == [Event("queue_partner_rollover", {"queue_time": 840})]
+    done = ENGINE.queue_done("queue", state, ITALY, OPEN, "leave", 841)
+    assert event(done, "overflow").data == {"reason": "partner"}
+    dials = [s for s in done.steps if isinstance(s, Dial)]
+    assert dials == [Dial("+862412345678", 40)]
+    assert "partner support line" in " ".join(s.text for s in done.steps if isinstance(s, Say))
+    assert isinstance(done.steps[-1], Hangup)
+
+
+def test_nobody_on_call_for_the_language_is_said_at_once() -> None:
+    engine = Engine(ENGINE.flow, staffed=lambda language: language == "mandarin")
+    turn = engine.menu_input("language_menu", CallState(flow="hotline"), ITALY, OPEN, "3")
+    assert not any(isinstance(s, Enqueue) for s in turn.steps)
+    assert "no counselor who speaks English is on duty" in " ".join(
+        c.text
+        for g in turn.steps
+        if isinstance(g, Gather)
+        for c in g.children
+        if isinstance(c, Say)
+    )
+    assert event(turn, "nobody_on_call").data == {"language": "english"}
+    # Pressing 1 takes the Mandarin queue, which is staffed.
+    again = engine.menu_input("nobody_on_call", turn.state, ITALY, OPEN, "1")  # type: ignore[arg-type]
+    enqueue = next(s for s in again.steps if isinstance(s, Enqueue))
+    assert enqueue.queue == "hotline-mandarin"
+
+
+def test_nobody_on_call_at_all_goes_to_overflow() -> None:
+    engine = Engine(ENGINE.flow, staffed=lambda language: False)
+    turn = engine.menu_input("language_menu", CallState(flow="hotline"), ITALY, OPEN, "1")
+    assert not any(isinstance(s, Enqueue) for s in turn.steps)
+    assert event(turn, "overflow").data == {"reason": "nobody_on_call"}
+    assert isinstance(turn.steps[-1], Hangup)
+
+
+def test_the_whisper_speaks_the_counselors_language() -> None:
+    steps = ENGINE.whisper("cantonese", 185, ["mandarin", "english"])
+    assert [s.text for s in steps if isinstance(s, Say)] == [
+        "这里是心理援助热线。一位说粤语的来电者已经等待了3分钟。接听请按1，拒绝请按2。"
+    ]
+    english_only = ENGINE.whisper("cantonese", 30, ["english"])
+    assert "A caller speaking Cantonese has waited 0 minutes" in english_only[0].text  # type: ignore[union-attr]
 
 
 # ---- leaving the queue --------------------------------------------------------------------

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ..emergency import EmergencyInfo, describe
 from ..phone import spell_digits
 from .model import (
     Choice,
+    DialNode,
     EmergencyNode,
     Flow,
     HangupNode,
@@ -26,6 +28,7 @@ from .model import (
 from .steps import (
     Audible,
     CallState,
+    Dial,
     Enqueue,
     Event,
     Gather,
@@ -56,8 +59,11 @@ class Caller:
 
 
 class Engine:
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, staffed: Callable[[str], bool] | None = None) -> None:
+        """`staffed(language)` says whether anyone who speaks it is on call now; without
+        it the engine assumes someone is."""
         self.flow = flow
+        self.staffed = staffed
 
     # ---- entry points, one per webhook ---------------------------------------------
     def start(self, caller: Caller, now: dt.datetime) -> Turn:
@@ -114,6 +120,10 @@ class Engine:
             turn.events.append(Event("queue_max_wait", {"queue_time": queue_time}))
             turn.steps.append(Leave())
             return turn
+        if node.partner_after is not None and queue_time >= node.partner_after:
+            turn.events.append(Event("queue_partner_rollover", {"queue_time": queue_time}))
+            turn.steps.append(Leave())
+            return turn
         lang = self._lang(state)
         announced = last_announced
         if position is not None and (
@@ -163,10 +173,43 @@ class Engine:
             turn.events.append(Event("unknown_node", {"node": node_id[:64]}))
             return self._safe_end(state, turn)
         target = node.on_timeout if result in QUEUE_TIMEOUT else node.on_error
-        turn.events.append(
-            Event("overflow", {"reason": "max_wait" if result == "leave" else result[:32]})
-        )
+        reason = "max_wait" if result in QUEUE_TIMEOUT else result[:32]
+        if (
+            result in QUEUE_TIMEOUT
+            and node.partner
+            and node.partner_after is not None
+            and queue_time is not None
+            and node.partner_after <= queue_time < node.max_wait
+        ):
+            target, reason = node.partner, "partner"
+        turn.events.append(Event("overflow", {"reason": reason}))
         return self._run(target, state, caller, now, turn)
+
+    # ---- the counselor's leg --------------------------------------------------------
+    def counselor_language(self, counselor_languages: tuple[str, ...] | list[str]) -> str:
+        """Counselors are in China: Mandarin for the whisper when they speak it."""
+        if self.flow.default_language in counselor_languages:
+            return self.flow.default_language
+        for lang in counselor_languages:
+            if lang in self.flow.languages:
+                return lang
+        return self.flow.default_language
+
+    def whisper(
+        self,
+        caller_language: str,
+        waited_seconds: float,
+        counselor_languages: tuple[str, ...] | list[str],
+    ) -> list[Say | Play]:
+        lang = self.counselor_language(counselor_languages)
+        name = self.flow.language_names.get(lang, {}).get(caller_language, caller_language)
+        waited = str(max(0, math.floor(waited_seconds / 60)))
+        return self._prompts(("whisper",), lang, {"language": name, "waited": waited})
+
+    def counselor_prompt(
+        self, prompt_id: str, counselor_languages: tuple[str, ...] | list[str]
+    ) -> list[Say | Play]:
+        return self._prompts((prompt_id,), self.counselor_language(counselor_languages))
 
     def safe_answer(self, state: CallState | None) -> Turn:
         """What a caller hears when something broke: an apology and another number."""
@@ -198,6 +241,14 @@ class Engine:
                 # A language the flow does not offer (a stale URL) would name a queue that
                 # no counselor serves; the prompts fall back to the default, so does the queue.
                 language = self._lang(state)
+                if self.staffed is not None and not self.staffed(language):
+                    turn.events.append(Event("nobody_on_call", {"language": language}))
+                    # Offer another language once; for the default one there is none left.
+                    detour = node.on_nobody if language != self.flow.default_language else None
+                    if detour is None:
+                        turn.events.append(Event("overflow", {"reason": "nobody_on_call"}))
+                    node_id = detour or node.on_error
+                    continue
                 queue = node.queue_name(language)
                 turn.events.append(
                     Event("queued", {"queue": queue, "language": language, "urgent": state.urgent})
@@ -211,6 +262,10 @@ class Engine:
                 )
                 turn.state = state
                 return turn
+            elif isinstance(node, DialNode):
+                turn.steps.append(Dial(node.number, node.timeout))
+                turn.events.append(Event("transferred", {"node": node.id}))
+                node_id = node.next
             elif isinstance(node, HangupNode):
                 turn.steps.append(Hangup())
                 turn.events.append(Event("ended_by_flow", {"node": node.id}))
@@ -290,6 +345,9 @@ class Engine:
             "ahead": "",
             "position": "",
             "minutes": "",
+            # The caller's own language, named in it: what "no counselor speaks {language}" means.
+            "language": self.flow.language_names.get(lang, {}).get(lang, ""),
+            "waited": "",
             **(values or {}),
         }
         for prompt_id in prompt_ids:

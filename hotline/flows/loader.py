@@ -21,6 +21,7 @@ from ..phone import InvalidNumber, parse_number
 from .model import (
     NODE_TYPES,
     Choice,
+    DialNode,
     EmergencyNode,
     Flow,
     FlowSet,
@@ -35,8 +36,13 @@ from .model import (
 
 MENU_KEYS = set("0123456789*#")
 # Placeholders the engine can fill in; anything else in braces is a typo in the flow file.
-PLACEHOLDERS = {"emergency", "ahead", "position", "minutes", "fallback", "hotline"}
-REQUIRED_PROMPTS = ("error", "fallback")
+PLACEHOLDERS = {
+    "emergency", "ahead", "position", "minutes", "fallback", "hotline", "language", "waited",
+}  # fmt: skip
+# The safe answer and the counselor's whisper are built from these, whatever the nodes say.
+REQUIRED_PROMPTS = (
+    "error", "fallback", "whisper", "whisper_connecting", "whisper_gone", "whisper_declined",
+)  # fmt: skip
 AUDIO_SUFFIXES = (".wav", ".mp3")
 # Node fields that name prompts.
 PROMPT_FIELDS = (
@@ -155,7 +161,14 @@ def _target_fields(node: Node) -> list[tuple[tuple[str, ...], str]]:
     if isinstance(node, HoursNode):
         return [(("open",), node.open), (("closed",), node.closed)]
     if isinstance(node, QueueNode):
-        return [(("on_timeout",), node.on_timeout), (("on_error",), node.on_error)]
+        out = [(("on_timeout",), node.on_timeout), (("on_error",), node.on_error)]
+        if node.on_nobody:
+            out.append((("on_nobody",), node.on_nobody))
+        if node.partner:
+            out.append((("partner",), node.partner))
+        return out
+    if isinstance(node, DialNode):
+        return [(("next",), node.next)]
     if isinstance(node, MenuNode):
         return [
             *((("options", key, "next"), c.next) for key, c in node.options.items()),
@@ -221,6 +234,7 @@ class _Builder:
             {
                 "name", "hotline_name", "default_language", "languages", "start", "danger",
                 "fallback_number", "hours", "nodes", "prompts", "emergency_labels", "numbers",
+                "language_names",
             },
             (),
         )  # fmt: skip
@@ -325,6 +339,21 @@ class _Builder:
                             ("prompts", prompt_id, lang),
                             "uses {fallback}, but the flow has no fallback_number",
                         )
+        language_names: dict[str, dict[str, str]] = {}
+        if top.get("language_names") is None:
+            raise FlowError(self.source, None, "", "missing 'language_names'")
+        names_raw = self.mapping(top["language_names"], ("language_names",))
+        for lang in names_raw:
+            if lang not in languages:
+                raise self.fail(
+                    ("language_names", lang), f"{lang!r} is not one of the flow's languages"
+                )
+        for lang in languages:
+            path = ("language_names", lang)
+            if lang not in names_raw:
+                raise self.fail(("language_names",), f"missing the {lang} names")
+            language_names[lang] = self._per_language(names_raw[lang], path, languages)
+
         self._check_graph(nodes, start, danger_node)
         recorded = self._recordings(prompts, languages)
         return Flow(
@@ -343,6 +372,7 @@ class _Builder:
             danger_node=danger_node,
             fallback_number=fallback_number,
             recorded=recorded,
+            language_names=language_names,
         )
 
     def _hours_line(self, dotted: str) -> int | None:
@@ -446,6 +476,18 @@ class _Builder:
         if kind == "hangup":
             self.allowed_keys(spec, base, path)
             return HangupNode(**common)
+        if kind == "dial":
+            self.allowed_keys(spec, base | {"number", "timeout", "next"}, path)
+            try:
+                number = parse_number(str(spec.get("number", "")))
+            except InvalidNumber as exc:
+                raise self.fail((*path, "number"), f"not a valid phone number ({exc})") from None
+            return DialNode(
+                **common,
+                number=number,
+                timeout=self.positive_int(spec.get("timeout", 30), (*path, "timeout")),
+                next=required("next"),
+            )
         if kind == "hours":
             self.allowed_keys(spec, base | {"open", "closed"}, path)
             return HoursNode(**common, open=required("open"), closed=required("closed"))
@@ -495,6 +537,7 @@ class _Builder:
             base | {
                 "queue", "max_wait", "announce_every", "seconds_per_caller", "music",
                 "say_position", "say_next", "say_estimate", "on_timeout", "on_error",
+                "on_nobody", "partner_after", "partner",
             },
             path,
         )  # fmt: skip
@@ -528,7 +571,20 @@ class _Builder:
             say_estimate=self.prompt_list(spec.get("say_estimate", []), (*path, "say_estimate")),
             on_timeout=required("on_timeout"),
             on_error=required("on_error"),
+            on_nobody=required("on_nobody") if "on_nobody" in spec else None,
+            **self._partner(spec, path),
         )
+
+    def _partner(self, spec: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+        if "partner" not in spec and "partner_after" not in spec:
+            return {}
+        if "partner" not in spec or "partner_after" not in spec:
+            raise self.fail(path, "'partner' and 'partner_after' go together")
+        after = self.positive_int(spec["partner_after"], (*path, "partner_after"))
+        max_wait = spec.get("max_wait", 900)
+        if isinstance(max_wait, int) and after >= max_wait:
+            raise self.fail((*path, "partner_after"), "must be shorter than max_wait")
+        return {"partner_after": after, "partner": self.name(spec["partner"], (*path, "partner"))}
 
     def _choice(self, raw: Any, path: tuple[Any, ...], languages: dict[str, Language]) -> Choice:
         if isinstance(raw, str):

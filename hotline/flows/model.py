@@ -89,9 +89,15 @@ class QueueNode(Node):
     say_estimate: tuple[str, ...] = ()
     on_timeout: str = ""
     on_error: str = ""
+    # Nobody who speaks the caller's language is on call: go here at once instead of waiting.
+    on_nobody: str | None = None
+    # Crisis networks hand long waits to a partner line: after this many seconds, go there.
+    partner_after: int | None = None
+    partner: str | None = None
 
     def targets(self) -> tuple[str, ...]:
-        return (self.on_timeout, self.on_error)
+        extra = tuple(t for t in (self.on_nobody, self.partner) if t)
+        return (self.on_timeout, self.on_error, *extra)
 
     def queue_name(self, language: str) -> str:
         return self.queue.format(language=language)
@@ -102,6 +108,19 @@ class HangupNode(Node):
     pass
 
 
+@dataclass(frozen=True)
+class DialNode(Node):
+    """Connect the caller to another line (a partner crisis line), showing the hotline's
+    own number as caller ID."""
+
+    number: str = ""
+    timeout: int = 30
+    next: str = ""
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.next,)
+
+
 NODE_TYPES: dict[str, type[Node]] = {
     "say": SayNode,
     "menu": MenuNode,
@@ -109,6 +128,7 @@ NODE_TYPES: dict[str, type[Node]] = {
     "hours": HoursNode,
     "queue": QueueNode,
     "hangup": HangupNode,
+    "dial": DialNode,
 }
 
 
@@ -130,6 +150,8 @@ class Flow:
     fallback_number: str | None = None
     # (prompt id, language) -> media path below recordings/, for prompts with a recording
     recorded: dict[tuple[str, str], str] = field(default_factory=dict)
+    # language_names[spoken in][named language], e.g. ["english"]["cantonese"] == "Cantonese"
+    language_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def language(self, language_id: str | None) -> Language:
         return self.languages.get(language_id or "", self.languages[self.default_language])

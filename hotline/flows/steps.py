@@ -85,6 +85,12 @@ class Enqueue:
 
 
 @dataclass(frozen=True)
+class Dial:
+    number: str
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
 class Leave:
     pass
 
@@ -94,7 +100,7 @@ class Hangup:
     pass
 
 
-Step = Say | Play | Pause | Gather | Redirect | Enqueue | Leave | Hangup
+Step = Say | Play | Pause | Gather | Redirect | Enqueue | Dial | Leave | Hangup
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from twilio.twiml.voice_response import Gather as TwimlGather
 from twilio.twiml.voice_response import VoiceResponse
 
 from ..flows.steps import (
+    Dial,
     Enqueue,
     Gather,
     Hangup,
@@ -24,15 +25,23 @@ UrlFor = Callable[[Next], str]
 MediaUrl = Callable[[str], str]
 
 
-def render(steps: list[Step], url_for: UrlFor, media_url: MediaUrl) -> VoiceResponse:
+def render(
+    steps: list[Step], url_for: UrlFor, media_url: MediaUrl, caller_id: str | None = None
+) -> VoiceResponse:
+    """`caller_id`: the hotline number the caller dialled, shown on any call we place for
+    them (never a counselor's or the caller's own number)."""
     response = VoiceResponse()
     for step in steps:
-        _add(response, step, url_for, media_url)
+        _add(response, step, url_for, media_url, caller_id)
     return response
 
 
 def _add(
-    parent: VoiceResponse | TwimlGather, step: Step, url_for: UrlFor, media_url: MediaUrl
+    parent: VoiceResponse | TwimlGather,
+    step: Step,
+    url_for: UrlFor,
+    media_url: MediaUrl,
+    caller_id: str | None = None,
 ) -> None:
     if isinstance(step, Say):
         parent.say(step.text, voice=step.voice, language=step.say_language)
@@ -63,6 +72,9 @@ def _add(
             wait_url=url_for(step.wait),
             wait_url_method="POST",
         )
+    elif isinstance(step, Dial):
+        assert isinstance(parent, VoiceResponse)
+        parent.dial(step.number, caller_id=caller_id, timeout=step.timeout)
     elif isinstance(step, Leave):
         assert isinstance(parent, VoiceResponse)
         parent.leave()
