@@ -241,7 +241,7 @@ def sync_routing(connection: redis.Redis) -> None:
     with get_db(app()).session() as session:
         counselors = list(session.scalars(select(Counselor).where(Counselor.active)))
         for c in counselors:
-            initial = c.state if c.state in ("available", "away", "offline") else "available"
+            initial = c.state if c.state in ("away", "offline") else "available"
             board.register_counselor(c.id, list(c.languages), initial)
     now = dt.datetime.now(dt.UTC)
     states = board.counselors()

@@ -91,7 +91,8 @@ class Counselor(Base):
     phone: Mapped[str] = mapped_column(String(32), unique=True)  # E.164, never shown to callers
     languages: Mapped[list[str]] = mapped_column(default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
-    state: Mapped[str] = mapped_column(String(16), default=CounselorState.OFFLINE.value)
+    # The presence the counselor chose; live states (offered, busy, ...) live on the board.
+    state: Mapped[str] = mapped_column(String(16), default=CounselorState.AVAILABLE.value)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[CreatedAt]
 

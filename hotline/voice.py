@@ -282,9 +282,11 @@ def queue_done(
     flow: Flow, state: CallState, call_sid: str, now: dt.datetime
 ) -> tuple[Turn, list[CallEventData]]:
     result = (request.form.get("QueueResult") or "error").strip().lower()
-    turn = Engine(flow).queue_done(
+    turn = Engine(flow, staffed(current_app)).queue_done(
         _node_arg(), state, _caller(), now, result, _int_form("QueueTime")
     )
+    if result not in ("bridged", "bridging-in-process"):
+        caller_left(current_app, call_sid)
     return turn, []
 
 
