@@ -693,7 +693,7 @@ def import_roster(
 ) -> list[Change]:
     """Upsert ``specs`` by phone number; one :class:`Change` per spec, in order.
 
-    A new number creates a counselor (active, state offline) with one ``Shift`` row per weekday
+    A new number creates a counselor (active, presence available: during a shift they take calls unless they set themselves away) with one ``Shift`` row per weekday
     per slot and one ``ShiftOverride`` row per override. A known number gets the file's name,
     languages and time zone, and its shifts and overrides are *replaced* by the file's when they
     differ. Counselors absent from the file are left alone (not deleted, not deactivated), and so

@@ -474,7 +474,7 @@ def test_import_creates(db: Database) -> None:
         wang = s.scalars(select(Counselor).where(Counselor.phone == WANG)).one()
         assert wang.languages == ["mandarin", "english"]
         assert wang.timezone == "Asia/Shanghai"
-        assert wang.active and wang.state == "offline"
+        assert wang.active and wang.state == "available"
         assert sorted((r.weekday, r.start, r.end) for r in wang.shifts)[-1] == (5, "20:00", "02:00")
         li = s.scalars(select(Counselor).where(Counselor.phone == LI)).one()
         # A midnight end is stored as "24:00", so even naive string comparisons read it right.
