@@ -60,7 +60,11 @@ def test_flows_validate(env: dict[str, str], tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "ok: hotline.yaml" in ok.output
     broken = tmp_path / "flows"
     broken.mkdir()
-    text = (ROOT / "ivr_flows" / "hotline.yaml").read_text().replace("next: confidentiality", "next: nowhere")
+    text = (
+        (ROOT / "ivr_flows" / "hotline.yaml")
+        .read_text()
+        .replace("next: confidentiality", "next: nowhere")
+    )
     (broken / "hotline.yaml").write_text(text)
     bad = CliRunner().invoke(main, ["flows", "validate", str(broken)])
     assert bad.exit_code == 1
@@ -68,13 +72,19 @@ def test_flows_validate(env: dict[str, str], tmp_path: Path) -> None:
     assert f"hotline.yaml:{line}:" in bad.output and "nowhere" in bad.output
 
 
-def test_a_broken_flow_stops_the_app(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_flow_stops_the_app(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "flows"
     broken.mkdir()
     (broken / "hotline.yaml").write_text("name: hotline\nnodes: [\n")
     monkeypatch.setenv("HOTLINE_FLOWS_DIR", str(broken))
     result = CliRunner().invoke(main, ["events", "status"])
-    assert result.exit_code != 0 and "flow rejected" in result.output and "hotline.yaml" in result.output
+    assert (
+        result.exit_code != 0
+        and "flow rejected" in result.output
+        and "hotline.yaml" in result.output
+    )
 
 
 def test_config_hides_secrets(env: dict[str, str]) -> None:
@@ -86,7 +96,9 @@ def test_config_hides_secrets(env: dict[str, str]) -> None:
 def test_simulate_in_process(env: dict[str, str]) -> None:
     run("db", "upgrade")
     with time_machine.travel(OPEN, tick=True):
-        result = CliRunner().invoke(main, ["simulate", "--keys", "3", "--wait", "100", "--no-interactive"])
+        result = CliRunner().invoke(
+            main, ["simulate", "--keys", "3", "--wait", "100", "--no-interactive"]
+        )
     assert result.exit_code == 0, result.output
     assert "Polly.Amy-Neural" in result.output and "cmn-CN" in result.output
     assert "hotline-english" in result.output
