@@ -13,7 +13,7 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Nothing connects to anything before this runs; a broken flow file
     stops it here with the file, line and reason."""
-    from . import db, media, queues, voice
+    from . import dashboard, db, media, queues, voice
     from .config import load_settings
     from .flows import load_flows
 
@@ -31,6 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     queues.init_app(app)
     voice.init_app(app)
     media.init_app(app)
+    dashboard.init_app(app)
     return app
 
 
