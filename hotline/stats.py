@@ -19,7 +19,7 @@ number of hours at that instant (and keeps SQL the same on SQLite and PostgreSQL
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -113,13 +113,17 @@ def _tally(row: Sequence[Any]) -> Tally:
     return Tally(*(int(v or 0) for v in row))
 
 
-def _hour_bucket(session: Session) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
+def _hour_bucket(dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
         # date_trunc on timestamptz would use the session's zone; truncate the UTC wall time.
-        return func.to_char(
-            func.date_trunc("hour", func.timezone("UTC", Call.started_at)), "YYYY-MM-DD HH24"
-        )
+        return func.date_trunc("hour", func.timezone("UTC", Call.started_at))
     return func.strftime("%Y-%m-%d %H", Call.started_at)
+
+
+def _utc_hour(bucket: Any) -> dt.datetime:
+    if isinstance(bucket, dt.datetime):
+        return bucket.replace(tzinfo=dt.UTC)
+    return dt.datetime.strptime(str(bucket), "%Y-%m-%d %H").replace(tzinfo=dt.UTC)
 
 
 def period_stats(
@@ -135,25 +139,37 @@ def period_stats(
     out = PeriodStats(since, until, timezone, service_level_seconds)
     measures = _measures(service_level_seconds)
     period = (Call.started_at >= since, Call.started_at < until)
+    dialect = session.get_bind().dialect.name
+    hour = _hour_bucket(dialect)
+    keys = (hour, Call.language, Call.hotline_number, Call.counselor_id)
+    by_key: list[list[tuple[Any, Tally]]] = [[], [], [], []]
+    if dialect == "postgresql":
+        # One pass over the period for all four breakdowns. GROUPING() has a bit set for each
+        # key that is *not* grouped in that row, so a row of the i-th set has only bit i clear.
+        flags = func.grouping(*keys)
+        q = select(flags, *keys, *measures).where(*period).group_by(func.grouping_sets(*keys))
+        full = (1 << len(keys)) - 1
+        for row in session.execute(q):
+            i = next(i for i in range(len(keys)) if full ^ (1 << (len(keys) - 1 - i)) == row[0])
+            by_key[i].append((row[1 + i], _tally(row[1 + len(keys) :])))
+    else:
+        for i, key in enumerate(keys):
+            rows = session.execute(select(key, *measures).where(*period).group_by(key))
+            by_key[i] = [(row[0], _tally(row[1:])) for row in rows]
 
-    def grouped(key: ColumnElement[Any]) -> Iterable[tuple[Any, Tally]]:
-        rows = session.execute(select(key, *measures).where(*period).group_by(key))
-        return ((row[0], _tally(row[1:])) for row in rows)
-
-    for bucket, tally in grouped(_hour_bucket(session)):
+    for bucket, tally in by_key[0]:
         if bucket is None:
             continue
-        utc_hour = dt.datetime.strptime(str(bucket), "%Y-%m-%d %H").replace(tzinfo=dt.UTC)
-        local = utc_hour.astimezone(tz)
+        local = _utc_hour(bucket).astimezone(tz)
         out.by_hour[local.hour].add(tally)
         out.by_weekday[local.weekday()].add(tally)
         out.total.add(tally)
-    for language, tally in grouped(Call.language):
+    for language, tally in by_key[1]:
         out.by_language[language or "none"] = tally
-    for number, tally in grouped(Call.hotline_number):
+    for number, tally in by_key[2]:
         out.by_hotline_number[number or "none"] = tally
     names = {row[0]: row[1] for row in session.execute(select(Counselor.id, Counselor.name))}
-    for counselor_id, tally in grouped(Call.counselor_id):
+    for counselor_id, tally in by_key[3]:
         if counselor_id is not None:
             out.by_counselor[f"{names.get(counselor_id, '?')} (#{counselor_id})"] = tally
     return out
