@@ -490,3 +490,19 @@ def test_nul_bytes_are_refused_politely(dash: Any) -> None:
     )
     assert response.status_code == 400
     assert as_role(dash, "manager").get("/dashboard/calls?number=%00").status_code == 400
+
+
+def test_state_switch_tells_routing_when_it_exists(
+    dash: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    calls: list[tuple[int, str]] = []
+    routing = types.ModuleType("hotline.routing")
+    routing.set_presence = lambda app, cid, state: calls.append((cid, state))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hotline.routing", routing)
+    client = as_role(dash, "counselor")
+    token = csrf(client, "/dashboard/me")
+    client.post("/dashboard/me/state", data={"csrf_token": token, "state": "available"})
+    assert calls == [(seeded(dash).wang_id, "available")]
