@@ -15,8 +15,10 @@
     ctx.clearRect(0, 0, W, H);
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, W, H);
-    var max = 1;
-    series.forEach(function (pair) { pair.forEach(function (v) { if (v > max) max = v; }); });
+    var peak = 1;
+    series.forEach(function (pair) { pair.forEach(function (v) { if (v > peak) peak = v; }); });
+    // Whole-number gridlines: four steps of a step that is at least 1.
+    var step = Math.ceil(peak / 4), max = step * 4;
     var plotH = H - bottom - top, slot = (W - left - 10) / Math.max(series.length, 1);
     var barW = Math.max(2, (slot - 6) / 2);
     ctx.strokeStyle = "#ccc";
@@ -26,7 +28,7 @@
     for (var i = 0; i <= 4; i++) {
       var y = top + plotH - (plotH * i) / 4;
       ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(W - 10, y); ctx.stroke();
-      ctx.fillText(String(Math.round((max * i) / 4)), left - 4, y + 4);
+      ctx.fillText(String(step * i), left - 4, y + 4);
     }
     ctx.textAlign = "center";
     series.forEach(function (pair, idx) {
