@@ -6,6 +6,6 @@ test:
 ci:
 	bash .ci/run
 bench:
-	.venv/bin/python bench/webhooks.py
+	.venv/bin/python bench/webhooks.py && .venv/bin/python bench/dashboard.py
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .config import load_settings, redacted
+from .dashboard import cli as dashboard_cli
 
 
 def _app(**overrides: Any) -> Any:
@@ -288,6 +289,9 @@ def _attach_simulate() -> None:
 
 
 _attach_simulate()
+
+
+dashboard_cli.attach(main)  # `hotline users ...`, `hotline calls export`
 
 
 if __name__ == "__main__":

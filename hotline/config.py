@@ -45,6 +45,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "HOTLINE_MAX_BODY_BYTES": (64 * 1024, _int),
     "HOTLINE_QUEUE_PREFIX": ("hotline", _str),
     "HOTLINE_LOG_LEVEL": ("INFO", _str),
+    # The dashboard: the zone its times, hours of day and dates are in, and the service-level
+    # threshold (share of queued calls answered within this many seconds).
+    "HOTLINE_TIMEZONE": ("Asia/Shanghai", _str),
+    "HOTLINE_SERVICE_LEVEL_SECONDS": (60, _int),
 }
 
 

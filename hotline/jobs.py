@@ -241,8 +241,13 @@ def sync_routing(connection: redis.Redis) -> None:
     with get_db(app()).session() as session:
         counselors = list(session.scalars(select(Counselor).where(Counselor.active)))
         for c in counselors:
-            initial = c.state if c.state in ("away", "offline") else "available"
-            board.register_counselor(c.id, list(c.languages), initial)
+            # The database holds the presence counselors chose; mid-call states are the
+            # board's own and are left alone.
+            chosen = c.state if c.state in ("away", "offline") else "available"
+            if not board.register_counselor(c.id, list(c.languages), chosen):
+                current = board.counselor(c.id).get("state")
+                if current in ("available", "away", "offline") and current != chosen:
+                    board.set_presence(c.id, chosen, list(c.languages))
     now = dt.datetime.now(dt.UTC)
     states = board.counselors()
     languages = sorted(

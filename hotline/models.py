@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, CreatedAt, utcnow
@@ -58,6 +58,9 @@ class Call(Base):
     last_step: Mapped[str | None] = mapped_column(String(64))
     counselor_id: Mapped[int | None] = mapped_column(ForeignKey("counselors.id"))
     counselor_call_sid: Mapped[str | None] = mapped_column(String(64))
+    # Last four digits of caller_number, kept in step by an ORM hook below: the dashboard
+    # filters on them, and a suffix match on the E.164 column cannot use an index.
+    caller_last4: Mapped[str | None] = mapped_column(String(4))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     counselor: Mapped[Counselor | None] = relationship()
@@ -65,6 +68,13 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_outcome_started_at", "outcome", "started_at"),
+        # The dashboard's call-log filters, each followed by the keyset sort column.
+        Index("ix_calls_language_started_at", "language", "started_at"),
+        Index("ix_calls_hotline_number_started_at", "hotline_number", "started_at"),
+        Index("ix_calls_counselor_id_started_at", "counselor_id", "started_at"),
+        Index("ix_calls_caller_last4_started_at", "caller_last4", "started_at"),
+        # The live board: calls that have not ended.
+        Index("ix_calls_ended_at", "ended_at"),
     )
 
 
@@ -93,6 +103,8 @@ class Counselor(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     # The presence the counselor chose; live states (offered, busy, ...) live on the board.
     state: Mapped[str] = mapped_column(String(16), default=CounselorState.AVAILABLE.value)
+    # When `state` last changed, kept by an ORM hook below (for "time in state" on the board).
+    state_since: Mapped[dt.datetime | None]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[CreatedAt]
 
@@ -133,3 +145,97 @@ class ShiftOverride(Base):
     counselor: Mapped[Counselor] = relationship(back_populates="overrides")
 
     __table_args__ = (UniqueConstraint("counselor_id", "day", "start"),)
+
+
+def _last4(number: str | None) -> str | None:
+    digits = "".join(ch for ch in number or "" if ch.isdigit())
+    return digits[-4:] or None
+
+
+@event.listens_for(Call, "before_insert")
+@event.listens_for(Call, "before_update")
+def _keep_caller_last4(_mapper: Any, _conn: Any, call: Call) -> None:
+    call.caller_last4 = _last4(call.caller_number)
+
+
+@event.listens_for(Counselor.state, "set")
+def _stamp_state_change(counselor: Counselor, value: str, old: Any, _initiator: Any) -> None:
+    if value != old:
+        counselor.state_since = utcnow()
+
+
+# ---- the dashboard -------------------------------------------------------------------------
+
+
+class UserRole(enum.StrEnum):
+    MANAGER = "manager"
+    COUNSELOR = "counselor"
+
+
+class User(Base):
+    """Someone who logs in to the dashboard. A counselor user is linked to their Counselor."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
+    role: Mapped[str] = mapped_column(String(16))
+    counselor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counselors.id", ondelete="SET NULL")
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[CreatedAt]
+    last_login_at: Mapped[dt.datetime | None]
+
+    counselor: Mapped[Counselor | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Who looked at or changed what. Never holds an unmasked number."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[CreatedAt]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(254))  # the email, kept if the user goes
+    action: Mapped[str] = mapped_column(String(48))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class NoteCategory(enum.StrEnum):
+    ANXIETY = "anxiety"
+    DEPRESSION = "depression"
+    GRIEF = "grief"
+    FAMILY = "family"
+    COVID = "covid"
+    OTHER = "other"
+
+
+class RiskLevel(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class CallNote(Base):
+    """The counselor's short note on a call they took (one per call)."""
+
+    __tablename__ = "call_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    counselor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counselors.id", ondelete="SET NULL")
+    )
+    category: Mapped[str] = mapped_column(String(16))
+    risk: Mapped[str] = mapped_column(String(8))
+    follow_up: Mapped[bool] = mapped_column(default=False)
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -399,6 +399,18 @@ class Board:
                 out[int(cid)] = self.counselor(int(cid))
         return out
 
+    def queue_snapshot(self, language: str, now: float | None = None) -> tuple[int, float]:
+        """How many callers wait for `language`, and the longest wait in seconds."""
+        now = now or time.time()
+        sids = self.waiting(language)
+        if not sids:
+            return 0, 0.0
+        pipe = self.r.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(f"{self.p}:q:{sid}", "since")
+        since = [float(_s(v)) for v in pipe.execute() if v is not None]
+        return len(sids), max(0.0, now - min(since)) if since else 0.0
+
     # ---- on-call counts (for the webhook's "is anybody there") ------------------------------
     def set_on_call(self, counts: dict[str, int], ttl_seconds: int = 120) -> None:
         pipe = self.r.pipeline(transaction=False)
