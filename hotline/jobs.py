@@ -14,6 +14,8 @@ import redis
 from rq import get_current_job
 
 from . import events as ev
+from .callbacks.limits import set_pending
+from .callbacks.store import record_requests
 from .db import get_db, utcnow
 from .eventstore import refresh_calls, store_events
 
@@ -77,9 +79,13 @@ def drain_events(batch: int = BATCH, max_seconds: float = MAX_JOB_SECONDS) -> in
             with db.session() as session:
                 calls = store_events(session, parsed)
                 refresh_calls(session, calls)
+                requested = record_requests(session, parsed)
         except BaseException:
             buffer.give_back(claim_id)
             raise
+        for caller_hash, callback_id in requested:
+            # Lets the webhook say "updated" and skip the daily count for this number.
+            set_pending(_connection(), caller_hash, callback_id)
         buffer.done(claim_id)
         written += len(parsed)
         if time.monotonic() - started > max_seconds and buffer.pending():

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from hotline.callbacks.limits import pending_key
 from hotline.callbacks.rules import NumberRules
-from hotline.models import CallEvent
+from hotline.models import Callback, CallEvent
 from hotline.phone import number_hash
 from hotline.queues import get_redis
 
@@ -99,6 +99,11 @@ def test_own_number_read_back_confirmed_safe_and_timed_from_the_queue(
     assert event["caller_hash"] == number_hash("+393331234567", key)
     assert event["safe_to_call"] is True and event["may_leave_message"] is True
     assert event["language"] == "english" and event["to"] == "+390212345678"
+    # The worker made the row, and the next request from this number will update it.
+    with app.extensions["hotline.db"].session() as s:
+        [row] = s.scalars(select(Callback)).all()
+        assert (row.status, row.number, row.safe_to_call) == ("pending", "+393331234567", True)
+    assert get_redis(app).get(pending_key(event["caller_hash"])) == str(row.id).encode()
 
 
 def test_mandarin_and_cantonese_callers_hear_their_language(twilio: Twilio) -> None:
