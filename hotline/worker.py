@@ -16,6 +16,24 @@ MAINTENANCE_SECONDS = 10
 
 
 class _Maintained:
+    listen_for_commands = True
+
+    def subscribe(self) -> None:
+        """RQ listens for commands (stop a job, shut down) polling every 60 s, and redis-py
+        8 waits for that poll to end when the worker stops: every worker, burst runs
+        included, took up to a minute to exit. A one-second poll ends that; a worker
+        that only works off what is queued (tests, the simulator) need not listen at all."""
+        if not self.listen_for_commands:
+            self.pubsub_thread = None
+            return
+        self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})  # type: ignore[attr-defined]
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[attr-defined]
+            sleep_time=1,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,  # type: ignore[attr-defined]
+        )
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
         try:
@@ -37,11 +55,15 @@ class ForkingHotlineWorker(_Maintained, Worker):
     """RQ's classic fork-per-job worker, for jobs that must not share a process."""
 
 
-def make_worker(connection: object, queues: list[str] | None = None, fork: bool = False) -> Worker:
+def make_worker(
+    connection: object, queues: list[str] | None = None, fork: bool = False, listen: bool = True
+) -> Worker:
     cls = ForkingHotlineWorker if fork else HotlineWorker
-    return cls(
+    worker = cls(
         list(queues or QUEUE_NAMES),
         connection=connection,  # type: ignore[arg-type]
         maintenance_interval=MAINTENANCE_SECONDS,
         worker_ttl=30,
     )
+    worker.listen_for_commands = listen
+    return worker
