@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
 from rq import get_current_job
 
 from . import events as ev
+from . import recordings
 from .db import get_db
 from .eventstore import refresh_calls, store_events
 
@@ -77,6 +79,9 @@ def drain_events(batch: int = BATCH, max_seconds: float = MAX_JOB_SECONDS) -> in
             with db.session() as session:
                 calls = store_events(session, parsed)
                 refresh_calls(session, calls)
+                to_fetch = recordings.not_stored(session, recordings.completed(parsed))
+            # Before the claim is done: if this fails, the batch comes back and is retried.
+            _enqueue_fetches(to_fetch)
         except BaseException:
             buffer.give_back(claim_id)
             raise
@@ -88,6 +93,41 @@ def drain_events(batch: int = BATCH, max_seconds: float = MAX_JOB_SECONDS) -> in
 
             enqueue_drain(_connection())
             return written
+
+
+def _enqueue_fetches(refs: list[recordings.RecordingRef]) -> None:
+    from .queues import enqueue_fetch_recording
+
+    for ref in refs:
+        enqueue_fetch_recording(_connection(), ref.recording_sid, ref.call_sid)
+
+
+def fetch_recording(recording_sid: str, call_sid: str | None = None) -> str:
+    """Download a finished recording, store it, then delete Twilio's copy (if configured)."""
+    from .telephony.recordings import delete_recording, download_wav, media_url
+    from .telephony.rest import make_client
+
+    config = app().config
+    client = make_client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_API_BASE_URL"]
+    )
+
+    def download(ref: recordings.RecordingRef) -> bytes:
+        url = media_url(
+            ref.url, ref.recording_sid, config["TWILIO_ACCOUNT_SID"], config["TWILIO_API_BASE_URL"]
+        )
+        return download_wav(client, url)
+
+    outcome = recordings.fetch(
+        get_db(app()),
+        Path(config["HOTLINE_RECORDINGS_STORAGE"]),
+        recordings.Twilio(download=download, delete=lambda sid: delete_recording(client, sid)),
+        recording_sid,
+        call_sid,
+        delete_at_twilio=config["HOTLINE_DELETE_TWILIO_RECORDINGS"],
+    )
+    log.info("fetch_recording %s: %s", recording_sid, outcome)
+    return outcome
 
 
 def maintain_events(connection: redis.Redis) -> None:

@@ -39,7 +39,7 @@ def run(*args: str) -> Any:
 
 
 def test_db_upgrade_demo_and_list(env: dict[str, str]) -> None:
-    assert "database at revision 0001" in run("db", "upgrade").output
+    assert "database at revision 0002" in run("db", "upgrade").output
     loaded = run("demo", "load")
     assert loaded.exit_code == 0, loaded.output
     assert "create" in loaded.output and "+86" in loaded.output
@@ -58,7 +58,11 @@ def test_flows_validate(env: dict[str, str], tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "ok: hotline.yaml" in ok.output
     broken = tmp_path / "flows"
     broken.mkdir()
-    text = (ROOT / "ivr_flows" / "hotline.yaml").read_text().replace("next: confidentiality", "next: nowhere")
+    text = (
+        (ROOT / "ivr_flows" / "hotline.yaml")
+        .read_text()
+        .replace("next: confidentiality", "next: nowhere")
+    )
     (broken / "hotline.yaml").write_text(text)
     bad = CliRunner().invoke(main, ["flows", "validate", str(broken)])
     assert bad.exit_code == 1
@@ -66,13 +70,19 @@ def test_flows_validate(env: dict[str, str], tmp_path: Path) -> None:
     assert f"hotline.yaml:{line}:" in bad.output and "nowhere" in bad.output
 
 
-def test_a_broken_flow_stops_the_app(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_flow_stops_the_app(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "flows"
     broken.mkdir()
     (broken / "hotline.yaml").write_text("name: hotline\nnodes: [\n")
     monkeypatch.setenv("HOTLINE_FLOWS_DIR", str(broken))
     result = CliRunner().invoke(main, ["events", "status"])
-    assert result.exit_code != 0 and "flow rejected" in result.output and "hotline.yaml" in result.output
+    assert (
+        result.exit_code != 0
+        and "flow rejected" in result.output
+        and "hotline.yaml" in result.output
+    )
 
 
 def test_config_hides_secrets(env: dict[str, str]) -> None:
@@ -84,7 +94,9 @@ def test_config_hides_secrets(env: dict[str, str]) -> None:
 def test_simulate_in_process(env: dict[str, str]) -> None:
     run("db", "upgrade")
     with time_machine.travel(OPEN, tick=True):
-        result = CliRunner().invoke(main, ["simulate", "--keys", "3", "--wait", "100", "--no-interactive"])
+        result = CliRunner().invoke(
+            main, ["simulate", "--keys", "3", "--wait", "100", "--no-interactive"]
+        )
     assert result.exit_code == 0, result.output
     assert "Polly.Amy-Neural" in result.output and "cmn-CN" in result.output
     assert "hotline-english" in result.output
