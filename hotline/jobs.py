@@ -130,6 +130,35 @@ def fetch_recording(recording_sid: str, call_sid: str | None = None) -> str:
     return outcome
 
 
+def run_retention(dry_run: bool = False) -> dict[str, object]:
+    """Remove recordings and caller numbers older than the configured limits."""
+    from . import retention
+
+    config = app().config
+    report = retention.run(
+        get_db(app()),
+        Path(config["HOTLINE_RECORDINGS_STORAGE"]),
+        recordings_days=config["HOTLINE_RETAIN_RECORDINGS_DAYS"],
+        numbers_days=config["HOTLINE_RETAIN_NUMBERS_DAYS"],
+        dry_run=dry_run,
+    )
+    return {"report": report.lines()}
+
+
+RETENTION_LOCK = "hotline:retention:scheduled"
+RETENTION_EVERY_SECONDS = 3600
+
+
+def maintain_retention(connection: redis.Redis) -> bool:
+    """Run by every worker's maintenance; the lock makes it once an hour in all."""
+    if not connection.set(RETENTION_LOCK, "1", nx=True, ex=RETENTION_EVERY_SECONDS):
+        return False
+    from .queues import enqueue_retention
+
+    enqueue_retention(connection)
+    return True
+
+
 def maintain_events(connection: redis.Redis) -> None:
     """Periodic safety net (run by the worker): bring back claims of dead workers and make
     sure a backlog always has a drain job, even if the job that was meant to drain it died."""

@@ -1,4 +1,5 @@
-"""The hotline's RQ worker: the app's queues, plus a periodic safety net for the event log."""
+"""The hotline's RQ worker: the app's queues, plus a periodic safety net for the event log
+and the hourly retention run."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ class _Maintained:
             jobs.maintain_events(self.connection)  # type: ignore[attr-defined]
         except Exception:
             log.exception("event maintenance failed")
+        try:
+            jobs.maintain_retention(self.connection)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("could not schedule retention")
 
 
 class HotlineWorker(_Maintained, SimpleWorker):
