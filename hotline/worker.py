@@ -4,6 +4,7 @@ and the hourly retention run."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rq import SimpleWorker, Worker
 
@@ -17,6 +18,19 @@ MAINTENANCE_SECONDS = 10
 
 
 class _Maintained:
+    _burst = False
+
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        self._burst = burst
+        return bool(super().work(burst, *args, **kwargs))  # type: ignore[misc]
+
+    def subscribe(self) -> None:
+        # The pubsub thread only carries remote stop/kill commands, which a burst run has no
+        # use for; and stopping it (redis-py joins without a timeout, RQ reads with a 60 s
+        # one) can stall a short burst's exit for up to a minute.
+        if not self._burst:
+            super().subscribe()  # type: ignore[misc]
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
         try:
