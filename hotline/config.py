@@ -49,6 +49,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # threshold (share of queued calls answered within this many seconds).
     "HOTLINE_TIMEZONE": ("Asia/Shanghai", _str),
     "HOTLINE_SERVICE_LEVEL_SECONDS": (60, _int),
+    "HOTLINE_RECORDINGS_STORAGE": ("", _str),  # default: <instance>/recordings
+    "HOTLINE_DELETE_TWILIO_RECORDINGS": (True, _bool),  # once our copy is safely stored
+    "HOTLINE_RETAIN_RECORDINGS_DAYS": (90, _int),
+    "HOTLINE_RETAIN_NUMBERS_DAYS": (365, _int),
 }
 
 
@@ -71,6 +75,8 @@ def load_settings(
     instance = Path(config["HOTLINE_INSTANCE_PATH"])
     if not config["HOTLINE_DATABASE_URL"]:
         config["HOTLINE_DATABASE_URL"] = f"sqlite:///{instance / 'hotline.db'}"
+    if not config["HOTLINE_RECORDINGS_STORAGE"]:
+        config["HOTLINE_RECORDINGS_STORAGE"] = str(instance / "recordings")
     if not config["HOTLINE_SECRET_KEY"]:
         config["HOTLINE_SECRET_KEY"] = _instance_secret(instance, "secret_key")
     if not config["HOTLINE_NUMBER_HASH_KEY"]:

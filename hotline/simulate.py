@@ -1112,7 +1112,7 @@ def _in_process_jobs(app: Any) -> Callable[[], None]:
 
     def run() -> None:
         jobs.sync_routing(connection)
-        make_worker(connection, listen=False).work(burst=True, logging_level="WARNING")
+        make_worker(connection).work(burst=True, logging_level="WARNING")
 
     return run
 

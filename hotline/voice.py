@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 
+from . import recordings
 from .db import utcnow
 from .emergency import emergency_for
 from .events import REDIS_DOWN, CallEventData, make_event
@@ -325,6 +326,31 @@ def status() -> Response:
             caller_left(current_app, call_sid)
         except Exception:
             log.exception("could not take call %s off the routing board", call_sid)
+    return _xml(twiml.VoiceResponse())
+
+
+@bp.post("/recording")
+def recording() -> Response:
+    """Twilio's recordingStatusCallback. Only logged: a worker fetches the audio once the
+    event is stored, so this answers at once and touches no database."""
+    call_sid = _call_sid()
+    now = utcnow()
+    try:
+        data = recordings.callback_data(request.form, request.args)
+        if data is None:
+            log.warning("recording callback for call %s names no recording; ignored", call_sid)
+        else:
+            event = make_event(
+                call_sid,
+                recordings.EVENT_KIND,
+                data,
+                now,
+                # Twilio's retries of one callback are one event, whatever else varies.
+                discriminator=f"{data['recording_sid']}|{data['status']}",
+            )
+            _emit(call_sid, [event])
+    except Exception:
+        log.exception("recording callback for %s could not be logged", call_sid)
     return _xml(twiml.VoiceResponse())
 
 

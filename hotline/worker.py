@@ -1,8 +1,10 @@
-"""The hotline's RQ worker: the app's queues, plus a periodic safety net for the event log."""
+"""The hotline's RQ worker: the app's queues, plus a periodic safety net for the event log
+and the hourly retention run."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rq import SimpleWorker, Worker
 
@@ -16,14 +18,18 @@ MAINTENANCE_SECONDS = 10
 
 
 class _Maintained:
-    listen_for_commands = True
+    _burst = False
+
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        self._burst = burst
+        return bool(super().work(burst, *args, **kwargs))  # type: ignore[misc]
 
     def subscribe(self) -> None:
         """RQ listens for commands (stop a job, shut down) polling every 60 s, and redis-py
-        8 waits for that poll to end when the worker stops: every worker, burst runs
-        included, took up to a minute to exit. A one-second poll ends that; a worker
-        that only works off what is queued (tests, the simulator) need not listen at all."""
-        if not self.listen_for_commands:
+        8 waits for that poll to end when the worker stops: every worker took up to a
+        minute to exit. A one-second poll ends that; a burst run (tests, the simulator)
+        has no use for remote commands and does not listen at all."""
+        if self._burst:
             self.pubsub_thread = None
             return
         self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
@@ -44,6 +50,10 @@ class _Maintained:
             jobs.sync_routing(self.connection)  # type: ignore[attr-defined]
         except Exception:
             log.exception("routing maintenance failed")
+        try:
+            jobs.maintain_retention(self.connection)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("could not schedule retention")
 
 
 class HotlineWorker(_Maintained, SimpleWorker):
@@ -55,9 +65,7 @@ class ForkingHotlineWorker(_Maintained, Worker):
     """RQ's classic fork-per-job worker, for jobs that must not share a process."""
 
 
-def make_worker(
-    connection: object, queues: list[str] | None = None, fork: bool = False, listen: bool = True
-) -> Worker:
+def make_worker(connection: object, queues: list[str] | None = None, fork: bool = False) -> Worker:
     cls = ForkingHotlineWorker if fork else HotlineWorker
     worker = cls(
         list(queues or QUEUE_NAMES),
@@ -65,5 +73,4 @@ def make_worker(
         maintenance_interval=MAINTENANCE_SECONDS,
         worker_ttl=30,
     )
-    worker.listen_for_commands = listen
     return worker

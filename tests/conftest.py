@@ -268,7 +268,7 @@ def drain(app: Any) -> None:
     from hotline.worker import make_worker
 
     jobs.bind_app(app)
-    make_worker(connect(app.config["REDIS_URL"], for_web=False), listen=False).work(burst=True)
+    make_worker(connect(app.config["REDIS_URL"], for_web=False)).work(burst=True)
 
 
 def database(url: str) -> Database:
