@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 
@@ -24,7 +23,7 @@ from .emergency import emergency_for
 from .events import REDIS_DOWN, CallEventData, make_event
 from .flows import Caller, CallState, Engine, Flow, FlowSet, Next, Turn
 from .flows.steps import Leave
-from .phone import mask, number_hash, parse_caller
+from .phone import number_hash, parse_caller
 from .queues import get_events, get_redis
 from .routing import get_board, schedule_match, staffed
 from .telephony import signature, twiml
@@ -402,6 +401,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     if app.config["HOTLINE_DEV_MODE"]:
         log.warning("HOTLINE_DEV_MODE=1: Twilio signatures are NOT checked")
-
-
-__all__ = ["bp", "init_app", "mask", "urlencode"]
