@@ -86,8 +86,13 @@ def _state(flows: FlowSet) -> tuple[Flow, CallState]:
         tries = min(max(int(args.get("t", "0")), 0), 10)
     except ValueError:
         tries = 0
+    second = args.get("s")
     return flow, CallState(
-        flow=flow.name, language=language, urgent=args.get("u") == "1", tries=tries
+        flow=flow.name,
+        language=language,
+        urgent=args.get("u") == "1",
+        tries=tries,
+        second_language=second if second in flow.languages and second != language else None,
     )
 
 
@@ -248,6 +253,13 @@ def queue_wait(
     return turn, []
 
 
+def _widen_after(flow: Flow, node_id: str) -> float:
+    from .flows.model import QueueNode
+
+    node = flow.nodes.get(node_id)
+    return float(node.widen_after) if isinstance(node, QueueNode) else 60.0
+
+
 def _register_waiting(
     flow: Flow, state: CallState, call_sid: str, now: dt.datetime, queue_time: int
 ) -> None:
@@ -263,6 +275,8 @@ def _register_waiting(
             queue_sid=(request.form.get("QueueSid") or "")[:64],
             hotline_number=_hotline_number() or "",
             flow=flow.name,
+            second_language=state.second_language or "",
+            widen_after=_widen_after(flow, _node_arg()),
         )
         if new:
             schedule_match(get_redis(current_app), language)
