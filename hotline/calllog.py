@@ -16,6 +16,9 @@ from .models import Outcome
 TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 FAILED_STATUSES = {"busy", "failed", "no-answer", "canceled"}
 BRIDGED_RESULTS = {"bridged", "bridging-in-process"}
+# Bookkeeping that arrives after the call (recording callbacks, fetch failures): not a step
+# the caller took, so it must not become the call's last step.
+AFTER_CALL_KINDS = {"recording", "recording_failed"}
 
 
 class EventLike(Protocol):
@@ -59,7 +62,8 @@ def summarize(call_sid: str, events: Iterable[EventLike]) -> Summary:
     if not ordered:
         return s
     s.started_at = ordered[0].occurred_at
-    s.last_step = ordered[-1].kind
+    steps = [e.kind for e in ordered if e.kind not in AFTER_CALL_KINDS]
+    s.last_step = steps[-1] if steps else ordered[-1].kind
     kinds = {e.kind for e in ordered}
     left_queue_time: int | None = None
     bridged_by_queue = False

@@ -291,6 +291,11 @@ def _attach_simulate() -> None:
 
 _attach_simulate()
 
+from .cli_ops import jobs_group, retention_group  # noqa: E402 - attached after the core commands
+
+main.add_command(retention_group)
+main.add_command(jobs_group)
+
 
 dashboard_cli.attach(main)  # `hotline users ...`, `hotline calls export`
 main.add_command(callbacks_cli.callbacks)  # `hotline callbacks list|reschedule|cancel`

@@ -57,6 +57,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "HOTLINE_CALLBACK_PRIORITY_AFTER": (1800, _int),
     "HOTLINE_CALLBACK_RETRY_MINUTES": ("10,30", _str),
     "HOTLINE_CALLBACK_MAX_ATTEMPTS": (3, _int),
+    "HOTLINE_RECORDINGS_STORAGE": ("", _str),  # default: <instance>/recordings
+    "HOTLINE_DELETE_TWILIO_RECORDINGS": (True, _bool),  # once our copy is safely stored
+    "HOTLINE_RETAIN_RECORDINGS_DAYS": (90, _int),
+    "HOTLINE_RETAIN_NUMBERS_DAYS": (365, _int),
 }
 
 
@@ -79,6 +83,8 @@ def load_settings(
     instance = Path(config["HOTLINE_INSTANCE_PATH"])
     if not config["HOTLINE_DATABASE_URL"]:
         config["HOTLINE_DATABASE_URL"] = f"sqlite:///{instance / 'hotline.db'}"
+    if not config["HOTLINE_RECORDINGS_STORAGE"]:
+        config["HOTLINE_RECORDINGS_STORAGE"] = str(instance / "recordings")
     if not config["HOTLINE_SECRET_KEY"]:
         config["HOTLINE_SECRET_KEY"] = _instance_secret(instance, "secret_key")
     if not config["HOTLINE_NUMBER_HASH_KEY"]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import get_current_job
 
 from . import events as ev
+from . import recordings
 from .callbacks.limits import set_pending
 from .callbacks.store import record_requests
 from .db import get_db, utcnow
@@ -29,10 +31,13 @@ CLAIM_TIMEOUT = 120.0  # a claim older than this belongs to a dead worker
 MAX_JOB_SECONDS = 10.0
 
 _app: Flask | None = None
+_roster: Any = None
 
 
 def bind_app(app: Flask) -> None:
-    global _app
+    global _app, _roster
+    if app is not _app:
+        _roster = None  # the roster cache belongs to the app it was loaded from
     _app = app
 
 
@@ -80,6 +85,9 @@ def drain_events(batch: int = BATCH, max_seconds: float = MAX_JOB_SECONDS) -> in
                 calls = store_events(session, parsed)
                 refresh_calls(session, calls)
                 requested = record_requests(session, parsed)
+                to_fetch = recordings.not_stored(session, recordings.completed(parsed))
+            # Before the claim is done: if this fails, the batch comes back and is retried.
+            _enqueue_fetches(to_fetch)
         except BaseException:
             buffer.give_back(claim_id)
             raise
@@ -96,6 +104,70 @@ def drain_events(batch: int = BATCH, max_seconds: float = MAX_JOB_SECONDS) -> in
             return written
 
 
+def _enqueue_fetches(refs: list[recordings.RecordingRef]) -> None:
+    from .queues import enqueue_fetch_recording
+
+    for ref in refs:
+        enqueue_fetch_recording(_connection(), ref.recording_sid, ref.call_sid)
+
+
+def fetch_recording(recording_sid: str, call_sid: str | None = None) -> str:
+    """Download a finished recording, store it, then delete Twilio's copy (if configured)."""
+    from .telephony.recordings import delete_recording, download_wav, media_url
+    from .telephony.rest import make_client
+
+    config = app().config
+    client = make_client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_API_BASE_URL"]
+    )
+
+    def download(ref: recordings.RecordingRef) -> bytes:
+        url = media_url(
+            ref.url, ref.recording_sid, config["TWILIO_ACCOUNT_SID"], config["TWILIO_API_BASE_URL"]
+        )
+        return download_wav(client, url)
+
+    outcome = recordings.fetch(
+        get_db(app()),
+        Path(config["HOTLINE_RECORDINGS_STORAGE"]),
+        recordings.Twilio(download=download, delete=lambda sid: delete_recording(client, sid)),
+        recording_sid,
+        call_sid,
+        delete_at_twilio=config["HOTLINE_DELETE_TWILIO_RECORDINGS"],
+    )
+    log.info("fetch_recording %s: %s", recording_sid, outcome)
+    return outcome
+
+
+def run_retention(dry_run: bool = False) -> dict[str, object]:
+    """Remove recordings and caller numbers older than the configured limits."""
+    from . import retention
+
+    config = app().config
+    report = retention.run(
+        get_db(app()),
+        Path(config["HOTLINE_RECORDINGS_STORAGE"]),
+        recordings_days=config["HOTLINE_RETAIN_RECORDINGS_DAYS"],
+        numbers_days=config["HOTLINE_RETAIN_NUMBERS_DAYS"],
+        dry_run=dry_run,
+    )
+    return {"report": report.lines()}
+
+
+RETENTION_LOCK = "hotline:retention:scheduled"
+RETENTION_EVERY_SECONDS = 3600
+
+
+def maintain_retention(connection: redis.Redis) -> bool:
+    """Run by every worker's maintenance; the lock makes it once an hour in all."""
+    if not connection.set(RETENTION_LOCK, "1", nx=True, ex=RETENTION_EVERY_SECONDS):
+        return False
+    from .queues import enqueue_retention
+
+    enqueue_retention(connection)
+    return True
+
+
 def maintain_events(connection: redis.Redis) -> None:
     """Periodic safety net (run by the worker): bring back claims of dead workers and make
     sure a backlog always has a drain job, even if the job that was meant to drain it died."""
@@ -110,7 +182,6 @@ def maintain_events(connection: redis.Redis) -> None:
 
 
 # ---- routing ------------------------------------------------------------------------------
-_roster: Any = None
 
 
 def roster_cache() -> Any:

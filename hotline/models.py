@@ -92,6 +92,33 @@ class CallEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     recorded_at: Mapped[CreatedAt]
 
+    # Retention looks for old caller numbers by kind and age; so would any report by kind.
+    __table_args__ = (Index("ix_call_events_kind_occurred_at", "kind", "occurred_at"),)
+
+
+class RecordingKind(enum.StrEnum):
+    VOICEMAIL = "voicemail"
+    CALL = "call"
+
+
+class Recording(Base):
+    """Our copy of a Twilio recording. `recording_sid` makes the fetch job idempotent."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(255))  # relative to HOTLINE_RECORDINGS_STORAGE
+    bytes: Mapped[int]
+    duration: Mapped[int | None]  # seconds, as Twilio reported them
+    created_at: Mapped[CreatedAt]
+    twilio_deleted_at: Mapped[dt.datetime | None]  # Twilio's copy removed (or never there)
+    deleted_at: Mapped[dt.datetime | None]  # our file removed by retention
+
+    __table_args__ = (Index("ix_recordings_created_at", "created_at"),)
+
 
 class Counselor(Base):
     __tablename__ = "counselors"

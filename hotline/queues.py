@@ -19,10 +19,13 @@ log = logging.getLogger(__name__)
 
 EVENTS_QUEUE = "hotline-events"
 ROUTING_QUEUE = "hotline-routing"
+TASKS_QUEUE = "hotline-tasks"  # recordings, retention: slow work kept apart from the event log
 # Routing first: a caller waiting for a counselor matters more than the log being current.
-QUEUE_NAMES = (ROUTING_QUEUE, EVENTS_QUEUE)
+QUEUE_NAMES = (ROUTING_QUEUE, EVENTS_QUEUE, TASKS_QUEUE)
 # A failed drain is retried with backoff while the database is away.
 DRAIN_RETRY = Retry(max=12, interval=[1, 2, 5, 10, 20, 30, 60, 120, 300, 300, 600, 600])
+# Twilio busy or unreachable, or a bad download: back off for about a day in all.
+FETCH_RETRY = Retry(max=10, interval=[10, 30, 60, 120, 300, 600, 1800, 3600, 3600, 3600])
 FAILURE_TTL = 14 * 24 * 3600
 
 _fake_server: Any = None
@@ -69,6 +72,41 @@ def queue(connection: redis.Redis, name: str = EVENTS_QUEUE) -> Queue:
 def enqueue_drain(connection: redis.Redis) -> None:
     queue(connection).enqueue(
         "hotline.jobs.drain_events", retry=DRAIN_RETRY, failure_ttl=FAILURE_TTL, result_ttl=60
+    )
+
+
+def fetch_job_id(recording_sid: str) -> str:
+    return f"fetch-recording-{recording_sid}"
+
+
+def enqueue_fetch_recording(connection: redis.Redis, recording_sid: str, call_sid: str) -> bool:
+    """One job per recording: none if one is queued, running, scheduled or failed already
+    (a failed one waits for `hotline jobs retry`). Two racing drains may both enqueue; the
+    job is idempotent."""
+    from rq.job import Job
+
+    job_id = fetch_job_id(recording_sid)
+    if Job.exists(job_id, connection=connection):
+        return False
+    queue(connection, TASKS_QUEUE).enqueue(
+        "hotline.jobs.fetch_recording",
+        recording_sid,
+        call_sid,
+        job_id=job_id,
+        retry=FETCH_RETRY,
+        failure_ttl=FAILURE_TTL,
+        result_ttl=3600,
+        job_timeout=600,
+    )
+    return True
+
+
+def enqueue_retention(connection: redis.Redis) -> None:
+    queue(connection, TASKS_QUEUE).enqueue(
+        "hotline.jobs.run_retention",
+        failure_ttl=FAILURE_TTL,
+        result_ttl=24 * 3600,
+        job_timeout=3600,
     )
 
 

@@ -918,6 +918,11 @@ class _Call:
         except _QueueEvent as event:
             self.queue = None
             waited = _duration_text(self.clock - q.start)
+            if event.result.startswith("redirect:"):
+                # Taken out of the queue by a REST update of the queue member: the call
+                # goes on at the URL given there, and Twilio does not request the action.
+                self._emit("queue", f"taken out of queue {name} by a counselor after {waited}")
+                return _Next(self._resolve(doc_url, event.result.removeprefix("redirect:")), "POST")
             if event.result == "hangup":
                 self.status = "completed"
                 self._emit("hangup", f"caller hangs up after {waited} in queue {name}")
@@ -943,8 +948,11 @@ class _Call:
         return _Next(action, method, result_params("leave")) if action else None
 
     def _wait_in_queue(self, q: _Queue, wait_url: str | None, wait_method: str) -> None:
-        """Play wait documents until <Leave/> (returns) or something ends the wait (raises)."""
+        """Play wait documents until <Leave/> (returns) or something ends the wait (raises).
+        The hook is asked before every wait document, since a waitUrl that redirects to
+        itself never ends its document chain."""
         cycle = 0
+        nxt: _Next | None = None
         while True:
             cycle += 1
             if self.script.on_queue_wait is not None:
@@ -958,22 +966,23 @@ class _Call:
                     cycle=cycle,
                 )
                 decision = self.script.on_queue_wait(state)
-                if decision in ("bridged", "hangup"):
+                if decision in ("bridged", "hangup") or (decision or "").startswith("redirect:"):
                     raise _QueueEvent(decision)
                 if decision is not None:
-                    self._warn(f"on_queue_wait returned {decision!r}; expected bridged/hangup/None")
+                    self._warn(
+                        f"on_queue_wait returned {decision!r}; expected bridged/hangup/redirect:URL/None"
+                    )
             if wait_url is None:
                 self._emit("play", "hold music: Twilio's default classical playlist")
                 self._advance(DEFAULT_HOLD_MUSIC_SECONDS)
                 continue
-            nxt: _Next | None = _Next(wait_url, wait_method)
-            while nxt is not None:
-                doc_url, root = self._fetch_twiml(nxt)
-                outcome = self._execute(root, doc_url)
-                if isinstance(outcome, _LeaveQueue):
-                    return
-                # A Redirect or a Gather action: its TwiML is the next wait document.
-                nxt = outcome
+            # A document that ends starts the original waitUrl again; a Redirect or a
+            # Gather action names the next wait document.
+            doc_url, root = self._fetch_twiml(nxt or _Next(wait_url, wait_method))
+            outcome = self._execute(root, doc_url)
+            if isinstance(outcome, _LeaveQueue):
+                return
+            nxt = outcome
 
     def _record(self, el: ET.Element, doc_url: str) -> _Next | None:
         action = self._resolve(doc_url, el.get("action") or doc_url)
@@ -1092,6 +1101,22 @@ class _Call:
 # Command line
 
 
+def _in_process_jobs(app: Any) -> Callable[[], None]:
+    """Run what the worker would, in this process, whenever the caller waits a round."""
+    from . import jobs
+    from .queues import connect
+    from .worker import make_worker
+
+    jobs.bind_app(app)
+    connection = connect(app.config["REDIS_URL"], for_web=False)
+
+    def run() -> None:
+        jobs.sync_routing(connection)
+        make_worker(connection).work(burst=True, logging_level="WARNING")
+
+    return run
+
+
 def _configured_number(source: Any) -> str | None:
     for key in _HOTLINE_NUMBER_KEYS:
         value = source.get(key)
@@ -1127,6 +1152,13 @@ def _configured_number(source: Any) -> str | None:
     help="ask for keys when the script runs out; default: when stdin is a terminal and no --keys",
 )
 @click.option("--realtime", is_flag=True, help="take as long as the real call would")
+@click.option(
+    "--counselor",
+    "counselor_key",
+    default=None,
+    help="in-process only: play the counselor's leg too, pressing this key at the whisper "
+    "(1 accept, 2 decline, '' nothing); Twilio's REST API is stood in for locally",
+)
 def simulate_command(
     url: str | None,
     from_number: str,
@@ -1136,13 +1168,23 @@ def simulate_command(
     bridge_after: float | None,
     interactive: bool | None,
     realtime: bool,
+    counselor_key: str | None,
 ) -> None:
     """Place a simulated call against the hotline and print what the caller hears."""
+    if counselor_key is not None and url is not None:
+        raise click.UsageError("--counselor needs the in-process app (no --url)")
+    rest = None
     if url is None:
         # Imported here: the app factory is heavy and must not load for `--url` runs.
         from hotline import create_app
 
-        app = create_app()
+        overrides = {}
+        if counselor_key is not None:
+            from .simulate_counselor import MockTwilioRest
+
+            rest = MockTwilioRest().__enter__()
+            overrides["TWILIO_API_BASE_URL"] = rest.base_url
+        app = create_app(overrides or None)
         public_base = str(app.config.get("HOTLINE_PUBLIC_URL") or "http://localhost:5000")
         token = str(app.config.get("TWILIO_AUTH_TOKEN") or "")
         account_sid = str(app.config.get("TWILIO_ACCOUNT_SID") or DEFAULT_ACCOUNT_SID)
@@ -1174,6 +1216,20 @@ def simulate_command(
         bridge_after=bridge_after,
         interactive=interactive,
     )
+    counselor = None
+    if rest is not None:
+        from .simulate_counselor import CounselorSide
+
+        counselor = CounselorSide(
+            transport,
+            public_base,
+            token,
+            rest,
+            _in_process_jobs(app),
+            key=counselor_key or "",
+            out=click.echo,
+        )
+        script.on_queue_wait = counselor.on_queue_wait
     simulator = Simulator(
         transport,
         public_base=public_base,
@@ -1183,7 +1239,13 @@ def simulate_command(
         realtime=realtime,
         out=lambda line: click.echo(render_line(line)),
     )
-    result = simulator.run(script)
+    try:
+        result = simulator.run(script)
+        if counselor is not None:
+            counselor.finish(int(script.talk_seconds))
+    finally:
+        if rest is not None:
+            rest.__exit__(None, None, None)
     click.echo(
         f"— call {result.call_sid} ended by {result.ended_by}; "
         f"{len(result.requests)} requests, {len(result.errors)} error(s)"

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 
+from . import recordings
 from .callbacks.limits import check_request
 from .callbacks.rules import NumberRules
 from .db import utcnow
@@ -25,7 +26,7 @@ from .emergency import emergency_for
 from .events import REDIS_DOWN, CallEventData, make_event
 from .flows import Caller, CallState, Engine, Flow, FlowSet, Next, Turn
 from .flows.steps import Leave
-from .phone import mask, number_hash, parse_caller
+from .phone import number_hash, parse_caller
 from .queues import get_events, get_redis
 from .routing import get_board, schedule_match, staffed
 from .telephony import signature, twiml
@@ -95,8 +96,13 @@ def _state(flows: FlowSet) -> tuple[Flow, CallState]:
         tries = min(max(int(args.get("t", "0")), 0), 10)
     except ValueError:
         tries = 0
+    second = args.get("s")
     return flow, CallState(
-        flow=flow.name, language=language, urgent=args.get("u") == "1", tries=tries
+        flow=flow.name,
+        language=language,
+        urgent=args.get("u") == "1",
+        tries=tries,
+        second_language=second if second in flow.languages and second != language else None,
     )
 
 
@@ -274,6 +280,13 @@ def queue_wait(
     return turn, []
 
 
+def _widen_after(flow: Flow, node_id: str) -> float:
+    from .flows.model import QueueNode
+
+    node = flow.nodes.get(node_id)
+    return float(node.widen_after) if isinstance(node, QueueNode) else 60.0
+
+
 def _register_waiting(
     flow: Flow, state: CallState, call_sid: str, now: dt.datetime, queue_time: int
 ) -> None:
@@ -289,6 +302,8 @@ def _register_waiting(
             queue_sid=(request.form.get("QueueSid") or "")[:64],
             hotline_number=_hotline_number() or "",
             flow=flow.name,
+            second_language=state.second_language or "",
+            widen_after=_widen_after(flow, _node_arg()),
         )
         if new:
             schedule_match(get_redis(current_app), language)
@@ -449,6 +464,31 @@ def status() -> Response:
     return _xml(twiml.VoiceResponse())
 
 
+@bp.post("/recording")
+def recording() -> Response:
+    """Twilio's recordingStatusCallback. Only logged: a worker fetches the audio once the
+    event is stored, so this answers at once and touches no database."""
+    call_sid = _call_sid()
+    now = utcnow()
+    try:
+        data = recordings.callback_data(request.form, request.args)
+        if data is None:
+            log.warning("recording callback for call %s names no recording; ignored", call_sid)
+        else:
+            event = make_event(
+                call_sid,
+                recordings.EVENT_KIND,
+                data,
+                now,
+                # Twilio's retries of one callback are one event, whatever else varies.
+                discriminator=f"{data['recording_sid']}|{data['status']}",
+            )
+            _emit(call_sid, [event])
+    except Exception:
+        log.exception("recording callback for %s could not be logged", call_sid)
+    return _xml(twiml.VoiceResponse())
+
+
 @bp.post("/fallback")
 def fallback() -> Response:
     """Twilio's fallback URL: the primary answer failed or timed out. Apologise, give
@@ -497,6 +537,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     if app.config["HOTLINE_DEV_MODE"]:
         log.warning("HOTLINE_DEV_MODE=1: Twilio signatures are NOT checked")
-
-
-__all__ = ["bp", "init_app", "mask", "urlencode"]

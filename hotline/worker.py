@@ -1,8 +1,10 @@
-"""The hotline's RQ worker: the app's queues, plus a periodic safety net for the event log."""
+"""The hotline's RQ worker: the app's queues, plus a periodic safety net for the event log
+and the hourly retention run."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rq import SimpleWorker, Worker
 
@@ -16,6 +18,28 @@ MAINTENANCE_SECONDS = 10
 
 
 class _Maintained:
+    _burst = False
+
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        self._burst = burst
+        return bool(super().work(burst, *args, **kwargs))  # type: ignore[misc]
+
+    def subscribe(self) -> None:
+        """RQ listens for commands (stop a job, shut down) polling every 60 s, and redis-py
+        8 waits for that poll to end when the worker stops: every worker took up to a
+        minute to exit. A one-second poll ends that; a burst run (tests, the simulator)
+        has no use for remote commands and does not listen at all."""
+        if self._burst:
+            self.pubsub_thread = None
+            return
+        self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})  # type: ignore[attr-defined]
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[attr-defined]
+            sleep_time=1,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,  # type: ignore[attr-defined]
+        )
+
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[misc]
         try:
@@ -26,6 +50,10 @@ class _Maintained:
             jobs.sync_routing(self.connection)  # type: ignore[attr-defined]
         except Exception:
             log.exception("routing maintenance failed")
+        try:
+            jobs.maintain_retention(self.connection)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("could not schedule retention")
 
 
 class HotlineWorker(_Maintained, SimpleWorker):
@@ -39,9 +67,10 @@ class ForkingHotlineWorker(_Maintained, Worker):
 
 def make_worker(connection: object, queues: list[str] | None = None, fork: bool = False) -> Worker:
     cls = ForkingHotlineWorker if fork else HotlineWorker
-    return cls(
+    worker = cls(
         list(queues or QUEUE_NAMES),
         connection=connection,  # type: ignore[arg-type]
         maintenance_interval=MAINTENANCE_SECONDS,
         worker_ttl=30,
     )
+    return worker

@@ -251,3 +251,29 @@ def test_the_race_detector_detects(
         t.join()
     assert sum(r[1] for r in results) > 0
     connection.flushdb()
+
+
+def test_a_second_language_widens_the_search_after_a_while(board: Board) -> None:
+    counselors(board, (1, ["mandarin"]))
+    board.register_caller(
+        "CA-yue", "cantonese", urgent=False, since=NOW, second_language="mandarin", widen_after=60
+    )
+    assert board.match("mandarin", [1], now=NOW + 30) is None  # still waiting for Cantonese
+    offer = board.match("mandarin", [1], now=NOW + 61)
+    assert offer is not None and offer.call_sid == "CA-yue"
+    assert board.waiting_languages(["mandarin", "cantonese"]) == ["mandarin", "cantonese"]
+    assert board.accept(offer.offer_id, now=NOW + 62).result == "ok"
+    assert board.waiting("cantonese") == []
+    assert board.waiting_languages(["mandarin", "cantonese"]) == []
+
+
+def test_first_language_callers_come_before_widened_ones(board: Board) -> None:
+    counselors(board, (1, ["mandarin"]))
+    board.register_caller(
+        "CA-yue", "cantonese", urgent=False, since=NOW - 900, second_language="mandarin"
+    )
+    board.register_caller("CA-cmn", "mandarin", urgent=False, since=NOW - 10)
+    offer = board.match("mandarin", [1], now=NOW)
+    assert offer is not None and offer.call_sid == "CA-cmn"
+    board.caller_gone("CA-yue")
+    assert board.waiting_languages(["mandarin", "cantonese"]) == ["mandarin"]

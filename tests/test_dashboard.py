@@ -73,6 +73,7 @@ MANAGER_PAGES = [
     "/dashboard/schedule",
     "/dashboard/users",
     "/dashboard/audit",
+    "/dashboard/jobs",
 ]
 COUNSELOR_PAGES = ["/dashboard/me", "/dashboard/me/calls/{wang_call}/note"]
 
@@ -522,3 +523,38 @@ def test_state_switch_reaches_the_routing_board_at_once(dash: Any) -> None:
     token = csrf(client, "/dashboard/me")
     client.post("/dashboard/me/state", data={"csrf_token": token, "state": "available"})
     assert get_board(dash).counselor(wang)["state"] == "available"
+
+
+def test_jobs_page_lists_failed_jobs_scrubbed_and_retries_them(dash: Any) -> None:
+    from rq import Queue
+
+    from hotline.queues import EVENTS_QUEUE, get_redis
+
+    connection = get_redis(dash)
+    job = Queue(EVENTS_QUEUE, connection=connection).enqueue("hotline.jobs.drain_events")
+    # Fail it as a worker would, with a phone number and the auth token in the message.
+    token = dash.config["TWILIO_AUTH_TOKEN"]
+    job.set_status("failed")
+    from rq.registry import FailedJobRegistry
+
+    FailedJobRegistry(EVENTS_QUEUE, connection=connection).add(
+        job, exc_string=f"Traceback\nValueError: +393331234567 {token}"
+    )
+    Queue(EVENTS_QUEUE, connection=connection).remove(job)
+    client = as_role(dash, "manager")
+    html = client.get("/dashboard/jobs").get_data(as_text=True)
+    assert job.id in html and "hotline-events" in html
+    assert "+393331234567" not in html and token not in html
+    token_csrf = csrf(client, "/dashboard/jobs")
+    response = client.post(f"/dashboard/jobs/{job.id}/retry", data={"csrf_token": token_csrf})
+    assert response.status_code == 302
+    assert job.id in Queue(EVENTS_QUEUE, connection=connection).job_ids
+    assert (
+        client.post("/dashboard/jobs/nope/discard", data={"csrf_token": token_csrf}).status_code
+        == 404
+    )
+    assert client.post(f"/dashboard/jobs/{job.id}/retry", data={}).status_code == 400
+    [(count,)] = query(
+        dash, select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "job_retry")
+    )
+    assert count == 1

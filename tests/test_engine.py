@@ -643,3 +643,20 @@ def test_menu_input_always_ends_the_answer_properly(
     assert_spoken_in(turn, spoken)
     if digits and digits[0] == "9":
         assert turn.state.urgent
+
+
+def test_a_menu_can_record_a_second_language(tmp_path: Path) -> None:
+    text = (FLOWS / "hotline.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        '"2": {language: cantonese, next: emergency_notice}',
+        '"2": {language: cantonese, second_language: mandarin, next: emergency_notice}',
+    )
+    path = tmp_path / "hotline.yaml"
+    path.write_text(text, encoding="utf-8")
+    engine = Engine(load_flow(path))
+    turn = engine.menu_input("language_menu", CallState(flow="hotline"), ITALY, OPEN, "2")
+    enqueue = next(s for s in turn.steps if isinstance(s, Enqueue))
+    assert enqueue.queue == "hotline-cantonese"
+    assert enqueue.wait.state.second_language == "mandarin"
+    assert enqueue.wait.state.params()["s"] == "mandarin"
+    assert event(turn, "second_language").data == {"language": "mandarin"}

@@ -27,7 +27,7 @@ def test_upgrade_and_downgrade_from_empty(tmp_path: Path) -> None:
     migrate.upgrade(url)
     assert migrate.current(url) is not None
     engine = create_engine(url)
-    assert {"calls", "call_events", "counselors", "shifts", "shift_overrides"} <= set(
+    assert {"calls", "call_events", "counselors", "shifts", "shift_overrides", "recordings"} <= set(
         inspect(engine).get_table_names()
     )
     migrate.downgrade(url, "base")

@@ -298,3 +298,24 @@ def test_nobody_on_call_for_a_language_is_told_at_once(routed: Any) -> None:
     root = ET.fromstring(caller.post("/voice/menu?n=language_menu&f=hotline", Digits="2").data)
     assert root.find("Enqueue") is None
     assert any("粤語" in (s.text or "") or "廣東話" in (s.text or "") for s in root.iter("Say"))
+
+
+def test_the_wait_round_puts_a_second_language_on_the_board(routed: Any) -> None:
+    caller = Twilio(routed.test_client())
+    caller.post(
+        "/voice/queue/wait?n=queue&f=hotline&l=cantonese&s=mandarin",
+        QueueTime="5",
+        QueuePosition="1",
+        QueueSid="QU" + "b" * 32,
+    )
+    entry = get_board(routed).caller(caller.call_sid)
+    assert entry["lang"] == "cantonese" and entry["lang2"] == "mandarin"
+    assert float(entry["widen_at"]) - float(entry["since"]) == 60
+    # A forged or stale second language that the flow does not offer is ignored.
+    other = Twilio(routed.test_client())
+    other.post(
+        "/voice/queue/wait?n=queue&f=hotline&l=cantonese&s=klingon",
+        QueueTime="5",
+        QueuePosition="1",
+    )
+    assert get_board(routed).caller(other.call_sid)["lang2"] == ""

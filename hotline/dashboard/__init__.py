@@ -23,6 +23,13 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
     )
     # Importing the view modules adds their routes to the blueprint (once per process).
-    from . import views_auth, views_calls, views_counselor, views_roster, views_stats  # noqa: F401
+    from . import (  # noqa: F401
+        views_auth,
+        views_calls,
+        views_counselor,
+        views_jobs,
+        views_roster,
+        views_stats,
+    )
 
     app.register_blueprint(bp)

@@ -556,6 +556,9 @@ class Engine:
         if choice.language and choice.language != state.language:
             state = replace(state, language=choice.language)
             turn.events.append(Event("language_chosen", {"language": choice.language}))
+        if choice.second_language and choice.second_language != state.language:
+            state = replace(state, second_language=choice.second_language)
+            turn.events.append(Event("second_language", {"language": choice.second_language}))
         return self._run(choice.next, replace(state, tries=0), caller, now, turn)
 
     def _menu(

@@ -599,7 +599,8 @@ class _Builder:
             base | {
                 "queue", "max_wait", "announce_every", "seconds_per_caller", "music",
                 "say_position", "say_next", "say_estimate", "on_timeout", "on_error",
-                "on_nobody", "partner_after", "partner", "options", "say_options",
+                "on_nobody", "partner_after", "partner", "widen_after", "options",
+                "say_options",
             },
             path,
         )  # fmt: skip
@@ -634,6 +635,7 @@ class _Builder:
             on_timeout=required("on_timeout"),
             on_error=required("on_error"),
             on_nobody=required("on_nobody") if "on_nobody" in spec else None,
+            widen_after=self.positive_int(spec.get("widen_after", 60), (*path, "widen_after")),
             **self._partner(spec, path),
             **self._queue_options(spec, path, languages),
         )
@@ -675,13 +677,20 @@ class _Builder:
         if isinstance(raw, str):
             return Choice(next=self.name(raw, path))
         spec = self.mapping(raw, path)
-        self.allowed_keys(spec, {"next", "language"}, path)
+        self.allowed_keys(spec, {"next", "language", "second_language"}, path)
         if "next" not in spec:
             raise self.fail(path, "needs 'next'")
-        language = spec.get("language")
-        if language is not None and (not isinstance(language, str) or language not in languages):
-            raise self.fail((*path, "language"), f"{language!r} is not one of the flow's languages")
-        return Choice(next=self.name(spec["next"], (*path, "next")), language=language)
+        chosen: dict[str, str | None] = {}
+        for key in ("language", "second_language"):
+            value = spec.get(key)
+            if value is not None and (not isinstance(value, str) or value not in languages):
+                raise self.fail((*path, key), f"{value!r} is not one of the flow's languages")
+            chosen[key] = value
+        return Choice(
+            next=self.name(spec["next"], (*path, "next")),
+            language=chosen["language"],
+            second_language=chosen["second_language"],
+        )
 
     def _safe_media(self, relative: str) -> bool:
         assert self.recordings is not None

@@ -20,6 +20,8 @@ class Language:
 class Choice:
     next: str
     language: str | None = None
+    # Another language the caller can talk in: offered to its counselors after a while.
+    second_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class QueueNode(Node):
     # `say_options` around each announcement; pressing one leaves the queue for that node.
     options: dict[str, Choice] = field(default_factory=dict)
     say_options: tuple[str, ...] = ()
+    # After this long without a counselor of the first language, counselors of the
+    # caller's second language (if they named one) may take the call.
+    widen_after: int = 60
 
     def targets(self) -> tuple[str, ...]:
         extra = tuple(t for t in (self.on_nobody, self.partner) if t)

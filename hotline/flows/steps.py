@@ -21,11 +21,14 @@ class CallState:
     language: str | None = None
     urgent: bool = False
     tries: int = 0
+    second_language: str | None = None
 
     def params(self) -> dict[str, str]:
         out = {"f": self.flow}
         if self.language:
             out["l"] = self.language
+        if self.second_language:
+            out["s"] = self.second_language
         if self.urgent:
             out["u"] = "1"
         if self.tries:

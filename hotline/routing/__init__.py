@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import redis
-from rq import Queue
+from rq import Queue, Retry
 
 from ..events import REDIS_DOWN
 from ..queues import ROUTING_QUEUE
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 MATCH_FLAG = "hotline:rt:match-scheduled:"
 MATCH_FLAG_MS = 2000
 PRESENCE_STATES = {"available", "away", "offline"}
+# Twilio busy or unreachable: the caller keeps waiting and the match is tried again.
+MATCH_RETRY = Retry(max=5, interval=[2, 5, 10, 30, 60])
 
 
 def init_app(app: Flask) -> None:
@@ -41,14 +43,8 @@ def schedule_match(connection: redis.Redis, language: str) -> None:
     if connection.set(MATCH_FLAG + language, "1", nx=True, px=MATCH_FLAG_MS):
         Queue(ROUTING_QUEUE, connection=connection).enqueue(
             "hotline.jobs.match_callers", language, result_ttl=30, failure_ttl=7 * 24 * 3600,
-            retry=_retry(),
+            retry=MATCH_RETRY,
         )  # fmt: skip
-
-
-def _retry() -> object:
-    from rq import Retry
-
-    return Retry(max=5, interval=[2, 5, 10, 30, 60])
 
 
 def staffed(app: Flask) -> object:

@@ -9,8 +9,9 @@ offer as no offer).
 Keys (P = prefix):
   P:c:{counselor_id}   hash  state, langs, idle, missed, skip, offer, since, call, away_after
   P:w:{language}       zset  call_sid -> priority (lower first: urgent, then longest waiting)
-  P:q:{call_sid}       hash  lang, urgent, since, qsid, to, flow, offer, state, cid, kind
-                             (kind: live, or callback for "cb-{id}-{attempt}" entries)
+  P:w2:{language}      zset  callers who named `language` as their second one (same priority)
+  P:q:{call_sid}       hash  lang, lang2, widen_at, urgent, since, qsid, to, flow, offer, state,
+                             cid, kind (live, or callback for "cb-{id}-{attempt}" entries)
   P:o:{offer_id}       hash  sid, cid, lang, created, state, leg   (TTL while ringing)
   P:oncall:{language}  str   how many counselors are on call and not away (set by workers)
 Redis Cluster is not supported: the scripts touch keys they compute.
@@ -57,19 +58,22 @@ for i = 6, #ARGV do
   end
 end
 if not best then return nil end
-local wk = P .. ':w:' .. lang
-for _, sid in ipairs(redis.call('ZRANGE', wk, 0, 199)) do
-  local qk = P .. ':q:' .. sid
-  local q = redis.call('HMGET', qk, 'offer', 'since', 'state')
-  if not q[2] then
-    redis.call('ZREM', wk, sid)  -- the caller's record expired
-  elseif q[3] == 'waiting' and not live_offer(P, q[1]) then
-    local ok = P .. ':o:' .. oid
-    redis.call('HSET', ok, 'sid', sid, 'cid', best, 'lang', lang, 'created', now, 'state', 'ringing')
-    redis.call('PEXPIRE', ok, ttl)
-    redis.call('HSET', qk, 'offer', oid)
-    redis.call('HSET', P .. ':c:' .. best, 'state', 'offered', 'offer', oid, 'since', now)
-    return {oid, sid, best, q[2]}
+for _, wk in ipairs({P .. ':w:' .. lang, P .. ':w2:' .. lang}) do
+  local second = wk == P .. ':w2:' .. lang
+  for _, sid in ipairs(redis.call('ZRANGE', wk, 0, 199)) do
+    local qk = P .. ':q:' .. sid
+    local q = redis.call('HMGET', qk, 'offer', 'since', 'state', 'widen_at')
+    if not q[2] then
+      redis.call('ZREM', wk, sid)  -- the caller's record expired
+    elseif q[3] == 'waiting' and not live_offer(P, q[1])
+       and (not second or tonumber(q[4] or '0') <= now) then
+      local ok = P .. ':o:' .. oid
+      redis.call('HSET', ok, 'sid', sid, 'cid', best, 'lang', lang, 'created', now, 'state', 'ringing')
+      redis.call('PEXPIRE', ok, ttl)
+      redis.call('HSET', qk, 'offer', oid)
+      redis.call('HSET', P .. ':c:' .. best, 'state', 'offered', 'offer', oid, 'since', now)
+      return {oid, sid, best, q[2]}
+    end
   end
 end
 return nil
@@ -85,7 +89,9 @@ local qk, ck = P .. ':q:' .. o[1], P .. ':c:' .. o[2]
 if redis.call('HGET', qk, 'offer') ~= oid or redis.call('HGET', ck, 'offer') ~= oid then
   return {'gone'}
 end
-redis.call('ZREM', P .. ':w:' .. o[3], o[1])
+local langs = redis.call('HMGET', qk, 'lang', 'lang2')
+redis.call('ZREM', P .. ':w:' .. (langs[1] or o[3]), o[1])
+if langs[2] and langs[2] ~= '' then redis.call('ZREM', P .. ':w2:' .. langs[2], o[1]) end
 redis.call('HSET', qk, 'state', 'bridging', 'cid', o[2])
 redis.call('HSET', ck, 'state', 'busy', 'since', now, 'missed', 0, 'call', o[1])
 redis.call('HSET', ok, 'state', 'accepted')
@@ -119,26 +125,33 @@ return {result, o[1], o[2], o[3]}
 REGISTER_CALLER = """
 local P, sid, lang, urgent, since, qsid, to, flow = ARGV[1], ARGV[2], ARGV[3], ARGV[4],
   tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
+local lang2, widen_at = ARGV[11], since + tonumber(ARGV[12])
 local qk = P .. ':q:' .. sid
-local kind = ARGV[11] or 'live'
+local kind = ARGV[13] or 'live'
 local score = since
 if urgent == '1' then score = since - tonumber(ARGV[9]) end
 -- A callback sorts as if it had arrived `priority_after` seconds later: live callers first,
 -- until it has waited that long.
-if ARGV[12] and ARGV[12] ~= '' then score = since + tonumber(ARGV[12]) end
+if ARGV[14] and ARGV[14] ~= '' then score = since + tonumber(ARGV[14]) end
 if redis.call('EXISTS', qk) == 1 then
   local state = redis.call('HGET', qk, 'state')
   if qsid ~= '' then redis.call('HSET', qk, 'qsid', qsid) end
   if urgent == '1' and redis.call('HGET', qk, 'urgent') ~= '1' and state == 'waiting' then
     redis.call('HSET', qk, 'urgent', '1')
     redis.call('ZADD', P .. ':w:' .. redis.call('HGET', qk, 'lang'), score, sid)
+    local l2 = redis.call('HGET', qk, 'lang2')
+    if l2 and l2 ~= '' then redis.call('ZADD', P .. ':w2:' .. l2, score, sid) end
   end
   return 0
 end
 redis.call('HSET', qk, 'lang', lang, 'urgent', urgent, 'since', since, 'qsid', qsid, 'to', to,
-  'flow', flow, 'offer', '', 'state', 'waiting', 'cid', '', 'kind', kind)
+  'flow', flow, 'offer', '', 'state', 'waiting', 'cid', '', 'lang2', lang2, 'widen_at', widen_at,
+  'kind', kind)
 redis.call('EXPIRE', qk, ARGV[10])
 redis.call('ZADD', P .. ':w:' .. lang, score, sid)
+-- A second language the caller named: counselors who speak it may take the call once
+-- nobody of the first language has for a while (widen_at).
+if lang2 ~= '' and lang2 ~= lang then redis.call('ZADD', P .. ':w2:' .. lang2, score, sid) end
 return 1
 """
 
@@ -147,9 +160,10 @@ CALLER_GONE = (
     + """
 local P, sid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local qk = P .. ':q:' .. sid
-local q = redis.call('HMGET', qk, 'lang', 'offer', 'state', 'cid')
+local q = redis.call('HMGET', qk, 'lang', 'offer', 'state', 'cid', 'lang2')
 if not q[1] then return {'unknown'} end
 redis.call('ZREM', P .. ':w:' .. q[1], sid)
+if q[5] and q[5] ~= '' then redis.call('ZREM', P .. ':w2:' .. q[5], sid) end
 redis.call('DEL', qk)
 if q[3] == 'waiting' and live_offer(P, q[2]) then
   local ok = P .. ':o:' .. q[2]
@@ -264,13 +278,17 @@ class Board:
         queue_sid: str = "",
         hotline_number: str = "",
         flow: str = "",
+        second_language: str = "",
+        widen_after: float = 60.0,
     ) -> bool:
-        """Idempotent: the waitUrl calls it on every round; True the first time."""
+        """Idempotent: the waitUrl calls it on every round; True the first time.
+        `second_language`: counselors who speak it may take the caller once `widen_after`
+        seconds have passed without a counselor of the first language."""
         return bool(
             self._register_caller(
                 args=[
                     self.p, call_sid, language, "1" if urgent else "0", since, queue_sid,
-                    hotline_number, flow, URGENT_BONUS, CALLER_TTL,
+                    hotline_number, flow, URGENT_BONUS, CALLER_TTL, second_language, widen_after,
                 ]
             )
         )  # fmt: skip
@@ -293,7 +311,7 @@ class Board:
             self._register_caller(
                 args=[
                     self.p, entry, language, "0", requested_at, "", hotline_number, flow,
-                    URGENT_BONUS, CALLER_TTL, "callback", priority_after,
+                    URGENT_BONUS, CALLER_TTL, "", 0, "callback", priority_after,
                 ]
             )
         )  # fmt: skip
@@ -315,10 +333,13 @@ class Board:
         return [_s(s) for s in self.r.zrange(f"{self.p}:w:{language}", 0, -1)]
 
     def waiting_languages(self, languages: list[str]) -> list[str]:
+        """Languages with callers waiting, first or second choice."""
         pipe = self.r.pipeline(transaction=False)
         for lang in languages:
             pipe.zcard(f"{self.p}:w:{lang}")
-        return [lang for lang, n in zip(languages, pipe.execute(), strict=True) if n]
+            pipe.zcard(f"{self.p}:w2:{lang}")
+        counts = pipe.execute()
+        return [lang for i, lang in enumerate(languages) if counts[2 * i] or counts[2 * i + 1]]
 
     # ---- offers ---------------------------------------------------------------------------
     def match(

@@ -37,7 +37,7 @@ class RoutingSettings:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RoutingSettings:
         return cls(
-            public_url=config.get("HOTLINE_PUBLIC_URL") or "http://127.0.0.1:5000",
+            public_url=config.get("HOTLINE_PUBLIC_URL") or "http://localhost:5000",
             ring_seconds=int(config.get("HOTLINE_RING_SECONDS", 20)),
             wrap_up_seconds=int(config.get("HOTLINE_WRAP_UP_SECONDS", 60)),
             away_after_misses=int(config.get("HOTLINE_AWAY_AFTER_MISSES", 3)),

@@ -1,7 +1,7 @@
 """callbacks: requests to be called back, their attempts and outcome
 
-Revision ID: 0005
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import hotline.db
 
-revision = "0005"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
