@@ -238,6 +238,12 @@ def _emitter(connection: redis.Redis) -> Any:
     )
 
     def emit(call_sid: str, kind: str, data: dict[str, Any], discriminator: str) -> None:
+        if call_sid.startswith("cb-"):
+            from .callbacks.runner import log_call_sid
+
+            with get_db(app()).session() as session:
+                data = {**data, "callback": call_sid}
+                call_sid = log_call_sid(session, call_sid)
         sink.emit([ev.make_event(call_sid, kind, data, utcnow(), discriminator=discriminator)])
 
     return emit
@@ -339,3 +345,138 @@ def sync_routing(connection: redis.Redis) -> None:
     board.set_on_call(counts)
     for language in board.waiting_languages(languages):
         schedule_match(connection, language)
+
+
+# ---- callbacks ----------------------------------------------------------------------------
+
+
+def schedule_callbacks(connection: redis.Redis) -> list[str]:
+    """Periodic (worker maintenance): due callbacks go on the board while their line is open,
+    and their languages are matched."""
+    import datetime as dt
+
+    from .callbacks.runner import CallbackSettings, schedule_due
+    from .routing import schedule_match
+    from .routing.board import Board
+
+    flask_app = app()
+    with get_db(flask_app).session() as session:
+        languages = schedule_due(
+            session,
+            Board(connection),
+            flask_app.extensions["hotline.flows"],
+            CallbackSettings.from_config(dict(flask_app.config)),
+            dt.datetime.now(dt.UTC),
+        )
+    for language in languages:
+        schedule_match(connection, language)
+    return languages
+
+
+def dial_callback(entry: str, offer_id: str) -> str:
+    """The counselor accepted a callback and waits in the room: call the caller, once."""
+    from .callbacks import runner
+
+    parsed = runner.parse_entry(entry)
+    if parsed is None:
+        return "not a callback"
+    connection = _connection()
+    # One attempt is dialled once, whatever happens to this job (duplicated, retried).
+    if not connection.set(runner.DIAL_LOCK.format(entry=entry), offer_id, nx=True, ex=86400):
+        return "already dialled"
+    board, dispatcher, settings = _routing()
+    offer = board.offer(offer_id)
+    callback_id, attempt = parsed
+    with get_db(app()).session() as session:
+        row = runner.start_attempt(session, callback_id, int(offer.get("cid") or 0) or 0)
+        if row is None or offer.get("sid") != entry:
+            placed = None
+        else:
+            placed = _place_callback(dispatcher, settings, row, entry, attempt, offer_id)
+            runner.note_leg(row, attempt, offer.get("leg", ""), placed or "")
+        original = row.call_sid if row is not None else entry
+    if placed is None:
+        # Nothing to call (cancelled, or Twilio refused): the counselor is not left waiting.
+        return _end_callback_attempt(entry, offer_id, "dial_failed", answered=False)
+    dispatcher.emit(
+        original,
+        "callback_attempt",
+        {"callback_id": callback_id, "attempt": attempt, "counselor_id": offer.get("cid")},
+        f"callback-attempt|{entry}",
+    )
+    return "dialled"
+
+
+def _place_callback(
+    dispatcher: Any, settings: Any, row: Any, entry: str, attempt: int, offer_id: str
+) -> str | None:
+    from urllib.parse import urlencode
+
+    from .callbacks.runner import named_intro
+    from .telephony.rest import TwilioError
+
+    query = urlencode(
+        {
+            "c": row.id,
+            "a": attempt,
+            "o": offer_id,
+            "s": row.call_sid,
+            "l": row.language,
+            "f": row.flow or "",
+            "n": "1" if named_intro(row) else "0",
+        }
+    )
+    try:
+        return str(
+            dispatcher.adapter.call(
+                to=row.number,
+                from_=row.hotline_number or settings.caller_id,
+                url=f"{settings.public_url}/voice/callback/connect?{query}",
+                status_callback=f"{settings.public_url}/voice/callback/status?{query}",
+                timeout=30,
+                machine_detection=True,
+            )
+        )
+    except TwilioError as exc:
+        # Not retried here: a retry could call twice. The attempt counts as not answered.
+        log.warning("callback %s attempt %s not placed: %s", row.id, attempt, exc)
+        return None
+
+
+def finish_callback(entry: str, offer_id: str, outcome: str, answered: bool) -> str:
+    """The caller's leg ended (reported once per call and status by the webhook)."""
+    return _end_callback_attempt(entry, offer_id, outcome, answered=answered)
+
+
+def _end_callback_attempt(entry: str, offer_id: str, outcome: str, *, answered: bool) -> str:
+    import datetime as dt
+
+    from .callbacks import runner
+
+    parsed = runner.parse_entry(entry)
+    if parsed is None:
+        return "not a callback"
+    connection = _connection()
+    board, dispatcher, _ = _routing()
+    settings = runner.CallbackSettings.from_config(dict(app().config))
+    with get_db(app()).session() as session:
+        row = runner.finish_attempt(
+            session, connection, *parsed, answered, outcome, settings, dt.datetime.now(dt.UTC)
+        )
+        if row is None:
+            return "already counted"
+        original, status, next_at = row.call_sid, row.status, row.next_attempt_at
+    offer = board.offer(offer_id)
+    board.caller_gone(entry)
+    kind = "callback_answered" if answered else "callback_no_answer"
+    data = {"callback_id": parsed[0], "attempt": parsed[1], "outcome": outcome, "status": status}
+    if next_at is not None:
+        data["next_attempt_at"] = next_at.isoformat()
+    dispatcher.emit(original, kind, data, f"{kind}|{entry}")
+    if status == "failed":
+        dispatcher.emit(original, "callback_failed", data, f"callback_failed|{entry}")
+    if not answered and offer.get("leg"):
+        # The counselor waits alone in the room: end their leg; its status callback puts
+        # them into wrap-up as after any call.
+        dispatcher.adapter.hang_up(offer["leg"])
+    return status

@@ -468,6 +468,36 @@ class Engine:
         waited = str(max(0, math.floor(waited_seconds / 60)))
         return self._prompts(("whisper",), lang, {"language": name, "waited": waited})
 
+    def callback_whisper(
+        self,
+        caller_language: str,
+        requested_at: str,
+        waited_seconds: float,
+        safety: tuple[str, ...],
+        counselor_languages: tuple[str, ...] | list[str],
+    ) -> list[Say | Play]:
+        """A callback offered to a counselor: whom, since when, and what the caller said
+        about the number (`safety`: callback_whisper_safe / _message_ok / _no_message)."""
+        if "callback_whisper" not in self.flow.prompts:
+            return self.whisper(caller_language, waited_seconds, counselor_languages)
+        lang = self.counselor_language(counselor_languages)
+        name = self.flow.language_names.get(lang, {}).get(caller_language, caller_language)
+        waited = str(max(0, math.floor(waited_seconds / 60)))
+        said = " ".join(self.flow.prompts[p][lang] for p in safety if p in self.flow.prompts)
+        values = {"language": name, "waited": waited, "time": requested_at, "safety": said}
+        return self._prompts(("callback_whisper",), lang, values)
+
+    def callback_intro(self, caller_language: str, named: bool) -> list[Say | Play]:
+        prompt = "callback_intro_named" if named else "callback_intro_neutral"
+        if prompt not in self.flow.prompts:
+            return []
+        lang = (
+            caller_language
+            if caller_language in self.flow.languages
+            else self.flow.default_language
+        )
+        return self._prompts((prompt,), lang)
+
     def counselor_prompt(
         self, prompt_id: str, counselor_languages: tuple[str, ...] | list[str]
     ) -> list[Say | Play]:
