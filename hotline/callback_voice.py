@@ -51,6 +51,16 @@ def _hang_up() -> Response:
 
 @bp.post("/connect")
 def connect() -> Response:
+    try:
+        return _connect()
+    except Exception:
+        # The caller hears a hang-up, never an application error; the status callback
+        # then counts the attempt as not answered and it is retried.
+        log.exception("callback connect failed")
+        return _hang_up()
+
+
+def _connect() -> Response:
     params = _params()
     if params is None:
         return _hang_up()

@@ -82,6 +82,21 @@ def cancel_callback(callback_id: int) -> None:
     try:
         with database.session() as session:
             row = cancel(session, callback_id)
+            caller_hash = row.caller_hash
             click.echo(f"callback {row.id} cancelled")
     except CallbackError as exc:
         raise click.ClickException(str(exc)) from None
+    _clear_pending(caller_hash)
+
+
+def _clear_pending(caller_hash: str) -> None:
+    """The caller may ask again: a new request, not an update of the cancelled one."""
+    import redis
+
+    from ..queues import connect
+    from .limits import clear_pending
+
+    try:
+        clear_pending(connect(load_settings()["REDIS_URL"], for_web=False), caller_hash)
+    except redis.RedisError:
+        click.echo("Redis unreachable: the caller's pending flag expires on its own", err=True)
