@@ -66,19 +66,20 @@ def _connect() -> Response:
         return _hang_up()
     entry, offer_id, original = params
     connection = get_redis(current_app)
+    answered_key = runner.ANSWERED_BY.format(call_sid=(request.form.get("CallSid") or "")[:64])
     answered_by = request.form.get("AnsweredBy", "")
     board = get_board(current_app)
     offer = board.offer(offer_id)
     counselor = board.counselor(int(offer["cid"])) if offer.get("cid") else {}
     if answered_by.startswith("machine") or answered_by == "fax":
         # Never a message on a machine: whoever listens to it may not be the caller.
-        connection.set(runner.HUMAN.format(entry=entry), "machine", ex=runner.MARK_TTL)
+        connection.set(answered_key, "machine", ex=runner.MARK_TTL)
         return _hang_up()
     if counselor.get("state") != "busy" or counselor.get("call") != entry:
         # The counselor left before the caller answered: no empty room for the caller.
-        connection.set(runner.HUMAN.format(entry=entry), "counselor_gone", ex=runner.MARK_TTL)
+        connection.set(answered_key, "counselor_gone", ex=runner.MARK_TTL)
         return _hang_up()
-    connection.set(runner.HUMAN.format(entry=entry), "human", ex=runner.MARK_TTL)
+    connection.set(answered_key, "human", ex=runner.MARK_TTL)
     event = make_event(
         original,
         "callback_bridged",
@@ -113,7 +114,7 @@ def status() -> Response:
     connection = get_redis(current_app)
     if not runner.first_report(connection, call_sid, call_status):
         return _xml(VoiceResponse())
-    raw = connection.get(runner.HUMAN.format(entry=entry))
+    raw = connection.get(runner.ANSWERED_BY.format(call_sid=call_sid))
     seen = raw.decode() if isinstance(raw, bytes) else (raw or "")
     answered = call_status == "completed" and seen == "human"
     outcome = "answered" if answered else (seen or call_status)

@@ -382,7 +382,8 @@ def dial_callback(entry: str, offer_id: str) -> str:
         return "not a callback"
     connection = _connection()
     # One attempt is dialled once, whatever happens to this job (duplicated, retried).
-    if not connection.set(runner.DIAL_LOCK.format(entry=entry), offer_id, nx=True, ex=86400):
+    lock = runner.DIAL_LOCK.format(entry=entry, offer=offer_id)
+    if not connection.set(lock, "1", nx=True, ex=runner.MARK_TTL):
         return "already dialled"
     board, dispatcher, settings = _routing()
     offer = board.offer(offer_id)
@@ -478,5 +479,24 @@ def _end_callback_attempt(entry: str, offer_id: str, outcome: str, *, answered: 
     if not answered and offer.get("leg"):
         # The counselor waits alone in the room: end their leg; its status callback puts
         # them into wrap-up as after any call.
-        dispatcher.adapter.hang_up(offer["leg"])
+        _end_counselor_leg(dispatcher, offer["leg"])
     return status
+
+
+def _end_counselor_leg(dispatcher: Any, leg: str) -> None:
+    from rq import Queue, Retry
+
+    from .queues import ROUTING_QUEUE
+    from .telephony.rest import TwilioError
+
+    try:
+        dispatcher.adapter.hang_up(leg)
+    except TwilioError as exc:
+        # The attempt is already counted (this job is not run again): retry only the hang-up.
+        log.warning("could not end counselor leg after a callback attempt: %s", exc)
+        Queue(ROUTING_QUEUE, connection=_connection()).enqueue(
+            "hotline.jobs.cancel_leg",
+            leg,
+            retry=Retry(max=3, interval=[10, 30, 60]),
+            failure_ttl=7 * 24 * 3600,
+        )

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from hotline import jobs
 from hotline.callbacks.limits import pending_key
+from hotline.callbacks.store import reschedule
 from hotline.models import Callback, CallEvent, Counselor
 from hotline.queues import get_redis
 from hotline.routing import get_board
@@ -195,6 +196,13 @@ def test_no_answer_is_retried_after_10_then_30_minutes_then_failed(routed: Any) 
     assert get_redis(routed).get(pending_key(row.caller_hash)) is None
     assert jobs.schedule_callbacks(get_redis(routed)) == []
 
+    # A manager moves the failed request: its attempts start again, and the caller is
+    # dialled again (the entry id comes back, the offer is new).
+    with routed.extensions["hotline.db"].session() as s:
+        reschedule(s, row.id, dt.datetime.now(dt.UTC))
+    offer_and_accept(routed, "CA" + "7" * 32)
+    assert dial(routed, "CB" + "7" * 32)["To"] == CALLER
+
 
 def test_nothing_is_scheduled_outside_service_hours_until_opening(routed: Any) -> None:
     with routed.extensions["hotline.db"].session() as s:
@@ -239,3 +247,21 @@ def test_a_cancelled_callback_is_not_offered(routed: Any) -> None:
     gone = xml(counselor.post(f"/voice/counselor/whisper?o={offer_id}"))
     assert gone[-1].tag == "Hangup" and gone.find("Gather") is None
     assert get_board(routed).caller(f"cb-{row.id}-1") == {}
+
+
+def test_the_caller_never_lands_in_an_empty_room(routed: Any) -> None:
+    request_callback_from_the_queue(routed)
+    offer_id, _, _ = offer_and_accept(routed, "CA" + "8" * 32)
+    sent = dial(routed, "CB" + "8" * 32)
+    counselor = Twilio(routed.test_client(), call_sid="CA" + "8" * 32)
+    counselor.post(f"/voice/counselor/status?o={offer_id}", CallStatus="completed")  # hung up
+    callee = Twilio(routed.test_client(), call_sid="CB" + "8" * 32)
+    joined = xml(callee.post(sent["Url"], AnsweredBy="human"))
+    assert [c.tag for c in joined] == ["Hangup"]
+    with responses.RequestsMock() as rsps:
+        leg = "CA" + "8" * 32
+        rsps.add(responses.GET, f"{API}/Calls/{leg}.json", json={"sid": leg, "status": "completed"})
+        callee.post(sent["StatusCallback"], CallStatus="completed")
+        drain(routed)
+    row = the_callback(routed)
+    assert (row.status, row.attempts, row.last_outcome) == ("pending", 1, "counselor_gone")

@@ -21,9 +21,12 @@ from ..routing.board import Board
 from .limits import clear_pending
 
 _ENTRY = re.compile(r"^cb-(\d+)-(\d+)$")
-DIAL_LOCK = "hotline:cb:dialled:{entry}"
+# Per accepted offer: a manager may reset a failed request's attempts, so the same entry id
+# can come back, but never with the same offer.
+DIAL_LOCK = "hotline:cb:dialled:{entry}:{offer}"
 STATUS_SEEN = "hotline:cb:status:{call_sid}:{status}"
-HUMAN = "hotline:cb:human:{entry}"
+# Who answered the caller's leg (human, machine, counselor_gone), by that leg's CallSid.
+ANSWERED_BY = "hotline:cb:answered:{call_sid}"
 MARK_TTL = 2 * 24 * 3600
 # Terminal statuses of the caller's leg; the others (initiated, ringing...) are progress.
 FINAL = {"completed", "no-answer", "busy", "failed", "canceled"}
