@@ -6,15 +6,19 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from hotline.callbacks.runner import CallbackSettings, schedule_due
 from hotline.callbacks.store import record_requests
 from hotline.cli import main
 from hotline.db import Database
 from hotline.events import make_event
+from hotline.flows.loader import load_flows
 from hotline.models import Callback
+from hotline.routing.board import Board
 
 AT = dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.UTC)
 
@@ -82,3 +86,23 @@ def test_cli_lists_masked_reschedules_and_cancels(cli_db: Database) -> None:
     assert missing.exit_code != 0 and "no callback 99" in missing.output
     done = CliRunner().invoke(main, ["callbacks", "list", "--status", "cancelled"])
     assert done.output.count("\n") == 1
+
+
+def test_due_requests_go_on_the_board_once_and_only_when_open(database_url: str) -> None:
+    db = Database(database_url)
+    with db.session() as s:
+        record_requests(s, [request("CA" + "1" * 32)])
+    flows = load_flows(Path(__file__).parent.parent / "ivr_flows")
+    board = Board(fakeredis.FakeRedis())
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    closed = dt.datetime(2026, 12, 3, 2, 0, tzinfo=beijing)
+    open_ = dt.datetime(2026, 12, 3, 9, 0, tzinfo=beijing)
+    with db.session() as s:
+        assert schedule_due(s, board, flows, CallbackSettings(), closed) == []
+    for _ in range(2):
+        with db.session() as s:
+            assert schedule_due(s, board, flows, CallbackSettings(), open_) == ["english"]
+    [row] = rows(db)
+    assert row.status == "scheduled"
+    assert board.waiting("english") == [f"cb-{row.id}-1"]
+    db.dispose()
