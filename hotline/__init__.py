@@ -13,7 +13,7 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Nothing connects to anything before this runs; a broken flow file
     stops it here with the file, line and reason."""
-    from . import counselor_voice, dashboard, db, media, queues, routing, voice
+    from . import callback_voice, counselor_voice, dashboard, db, media, queues, routing, voice
     from .config import load_settings
     from .flows import load_flows
 
@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     routing.init_app(app)
     voice.init_app(app)
     counselor_voice.init_app(app)
+    callback_voice.init_app(app)
     media.init_app(app)
     dashboard.init_app(app)
     return app

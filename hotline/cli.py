@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from .callbacks import cli as callbacks_cli
 from .config import load_settings, redacted
 from .dashboard import cli as dashboard_cli
 
@@ -297,6 +298,7 @@ main.add_command(jobs_group)
 
 
 dashboard_cli.attach(main)  # `hotline users ...`, `hotline calls export`
+main.add_command(callbacks_cli.callbacks)  # `hotline callbacks list|reschedule|cancel`
 
 
 if __name__ == "__main__":

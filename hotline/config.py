@@ -49,6 +49,14 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # threshold (share of queued calls answered within this many seconds).
     "HOTLINE_TIMEZONE": ("Asia/Shanghai", _str),
     "HOTLINE_SERVICE_LEVEL_SECONDS": (60, _int),
+    # Callbacks: countries we call (ISO codes, comma-separated; "" = a default list of
+    # countries with large Chinese communities), requests per number per day, when a
+    # waiting callback goes before newer live callers, retry delays and attempts.
+    "HOTLINE_CALLBACK_COUNTRIES": ("", _str),
+    "HOTLINE_CALLBACK_MAX_PER_DAY": (3, _int),
+    "HOTLINE_CALLBACK_PRIORITY_AFTER": (1800, _int),
+    "HOTLINE_CALLBACK_RETRY_MINUTES": ("10,30", _str),
+    "HOTLINE_CALLBACK_MAX_ATTEMPTS": (3, _int),
     "HOTLINE_RECORDINGS_STORAGE": ("", _str),  # default: <instance>/recordings
     "HOTLINE_DELETE_TWILIO_RECORDINGS": (True, _bool),  # once our copy is safely stored
     "HOTLINE_RETAIN_RECORDINGS_DAYS": (90, _int),

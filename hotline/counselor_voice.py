@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, request
 from rq import Queue
@@ -55,6 +56,13 @@ def _say(steps: list[Any]) -> VoiceResponse:
 
 
 def _emit(call_sid: str, kind: str, data: dict[str, Any], discriminator: str) -> None:
+    if call_sid.startswith("cb-"):
+        from .callbacks.runner import log_call_sid
+        from .db import get_db
+
+        with get_db(current_app).session() as session:
+            data = {**data, "callback": call_sid}
+            call_sid = log_call_sid(session, call_sid)
     event: CallEventData = make_event(call_sid, kind, data, utcnow(), discriminator=discriminator)
     get_events(current_app).emit([event])
 
@@ -114,7 +122,14 @@ def whisper() -> Response:
         return _gone(languages)
     engine = _flow_engine(caller.get("flow"))
     waited = time.time() - float(caller.get("since") or time.time())
-    steps = engine.whisper(offer.get("lang", ""), waited, languages)
+    if caller.get("kind") == "callback":
+        steps = _callback_whisper(engine, offer["sid"], waited, languages)
+        if steps is None:
+            # Cancelled or finished meanwhile: off the board, so nobody is offered it again.
+            board.caller_gone(offer["sid"])
+            return _gone(languages, caller.get("flow"))
+    else:
+        steps = engine.whisper(offer.get("lang", ""), waited, languages)
     response = VoiceResponse()
     action = f"{_settings().public_url}/voice/counselor/answer?o={offer_id}"
     gather = response.gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
@@ -123,6 +138,33 @@ def whisper() -> Response:
     # No key (or an answering machine listening): the redirect reports the silence.
     response.redirect(action, method="POST")
     return _xml(response)
+
+
+def _callback_whisper(
+    engine: Engine, entry: str, waited: float, languages: list[str]
+) -> list[Any] | None:
+    """What the counselor hears about a callback: language, when it was asked for, how long
+    ago, and what the caller said about the number. None if it is no longer wanted."""
+    from .callbacks.runner import parse_entry
+    from .db import get_db
+    from .models import Callback, CallbackStatus
+
+    parsed = parse_entry(entry)
+    if parsed is None:
+        return None
+    with get_db(current_app).session() as session:
+        row = session.get(Callback, parsed[0])
+        if row is None or row.status != CallbackStatus.SCHEDULED.value:
+            return None
+        zone = ZoneInfo(current_app.config["HOTLINE_TIMEZONE"])
+        asked = row.requested_at.astimezone(zone).strftime("%H:%M")
+        safety = (
+            "callback_whisper_safe" if row.safe_to_call else "",
+            "callback_whisper_message_ok"
+            if row.may_leave_message
+            else "callback_whisper_no_message",
+        )
+        return engine.callback_whisper(row.language, asked, waited, safety, languages)
 
 
 @bp.post("/counselor/answer")
@@ -141,13 +183,17 @@ def answer() -> Response:
         outcome = board.accept(offer_id) if offer_id else None
         if outcome is None or outcome.result != "ok" or outcome.call_sid is None:
             return _gone(languages, caller.get("flow"))
-        _emit(
-            outcome.call_sid,
-            "counselor_accepted",
-            {"counselor_id": outcome.counselor_id, "offer_id": offer_id},
-            f"accepted|{offer_id}",
-        )
-        _enqueue("hotline.jobs.bridge_caller", offer_id)
+        if caller.get("kind") == "callback":
+            # The caller is dialled by a job; the counselor waits in the room meanwhile.
+            _enqueue("hotline.jobs.dial_callback", outcome.call_sid, offer_id)
+        else:
+            _emit(
+                outcome.call_sid,
+                "counselor_accepted",
+                {"counselor_id": outcome.counselor_id, "offer_id": offer_id},
+                f"accepted|{offer_id}",
+            )
+            _enqueue("hotline.jobs.bridge_caller", offer_id)
         response = _say(engine.counselor_prompt("whisper_connecting", languages))
         dial = Dial()
         dial.conference(

@@ -16,6 +16,8 @@ from rq import get_current_job
 
 from . import events as ev
 from . import recordings
+from .callbacks.limits import set_pending
+from .callbacks.store import record_requests
 from .db import get_db, utcnow
 from .eventstore import refresh_calls, store_events
 
@@ -82,12 +84,16 @@ def drain_events(batch: int = BATCH, max_seconds: float = MAX_JOB_SECONDS) -> in
             with db.session() as session:
                 calls = store_events(session, parsed)
                 refresh_calls(session, calls)
+                requested = record_requests(session, parsed)
                 to_fetch = recordings.not_stored(session, recordings.completed(parsed))
             # Before the claim is done: if this fails, the batch comes back and is retried.
             _enqueue_fetches(to_fetch)
         except BaseException:
             buffer.give_back(claim_id)
             raise
+        for caller_hash, callback_id in requested:
+            # Lets the webhook say "updated" and skip the daily count for this number.
+            set_pending(_connection(), caller_hash, callback_id)
         buffer.done(claim_id)
         written += len(parsed)
         if time.monotonic() - started > max_seconds and buffer.pending():
@@ -232,6 +238,12 @@ def _emitter(connection: redis.Redis) -> Any:
     )
 
     def emit(call_sid: str, kind: str, data: dict[str, Any], discriminator: str) -> None:
+        if call_sid.startswith("cb-"):
+            from .callbacks.runner import log_call_sid
+
+            with get_db(app()).session() as session:
+                data = {**data, "callback": call_sid}
+                call_sid = log_call_sid(session, call_sid)
         sink.emit([ev.make_event(call_sid, kind, data, utcnow(), discriminator=discriminator)])
 
     return emit
@@ -333,3 +345,158 @@ def sync_routing(connection: redis.Redis) -> None:
     board.set_on_call(counts)
     for language in board.waiting_languages(languages):
         schedule_match(connection, language)
+
+
+# ---- callbacks ----------------------------------------------------------------------------
+
+
+def schedule_callbacks(connection: redis.Redis) -> list[str]:
+    """Periodic (worker maintenance): due callbacks go on the board while their line is open,
+    and their languages are matched."""
+    import datetime as dt
+
+    from .callbacks.runner import CallbackSettings, schedule_due
+    from .routing import schedule_match
+    from .routing.board import Board
+
+    flask_app = app()
+    with get_db(flask_app).session() as session:
+        languages = schedule_due(
+            session,
+            Board(connection),
+            flask_app.extensions["hotline.flows"],
+            CallbackSettings.from_config(dict(flask_app.config)),
+            dt.datetime.now(dt.UTC),
+        )
+    for language in languages:
+        schedule_match(connection, language)
+    return languages
+
+
+def dial_callback(entry: str, offer_id: str) -> str:
+    """The counselor accepted a callback and waits in the room: call the caller, once."""
+    from .callbacks import runner
+
+    parsed = runner.parse_entry(entry)
+    if parsed is None:
+        return "not a callback"
+    connection = _connection()
+    # One attempt is dialled once, whatever happens to this job (duplicated, retried).
+    lock = runner.DIAL_LOCK.format(entry=entry, offer=offer_id)
+    if not connection.set(lock, "1", nx=True, ex=runner.MARK_TTL):
+        return "already dialled"
+    board, dispatcher, settings = _routing()
+    offer = board.offer(offer_id)
+    callback_id, attempt = parsed
+    with get_db(app()).session() as session:
+        row = runner.start_attempt(session, callback_id, int(offer.get("cid") or 0) or 0)
+        if row is None or offer.get("sid") != entry:
+            placed = None
+        else:
+            placed = _place_callback(dispatcher, settings, row, entry, attempt, offer_id)
+            runner.note_leg(row, attempt, offer.get("leg", ""), placed or "")
+        original = row.call_sid if row is not None else entry
+    if placed is None:
+        # Nothing to call (cancelled, or Twilio refused): the counselor is not left waiting.
+        return _end_callback_attempt(entry, offer_id, "dial_failed", answered=False)
+    dispatcher.emit(
+        original,
+        "callback_attempt",
+        {"callback_id": callback_id, "attempt": attempt, "counselor_id": offer.get("cid")},
+        f"callback-attempt|{entry}",
+    )
+    return "dialled"
+
+
+def _place_callback(
+    dispatcher: Any, settings: Any, row: Any, entry: str, attempt: int, offer_id: str
+) -> str | None:
+    from urllib.parse import urlencode
+
+    from .callbacks.runner import named_intro
+    from .telephony.rest import TwilioError
+
+    query = urlencode(
+        {
+            "c": row.id,
+            "a": attempt,
+            "o": offer_id,
+            "s": row.call_sid,
+            "l": row.language,
+            "f": row.flow or "",
+            "n": "1" if named_intro(row) else "0",
+        }
+    )
+    try:
+        return str(
+            dispatcher.adapter.call(
+                to=row.number,
+                from_=row.hotline_number or settings.caller_id,
+                url=f"{settings.public_url}/voice/callback/connect?{query}",
+                status_callback=f"{settings.public_url}/voice/callback/status?{query}",
+                timeout=30,
+                machine_detection=True,
+            )
+        )
+    except TwilioError as exc:
+        # Not retried here: a retry could call twice. The attempt counts as not answered.
+        log.warning("callback %s attempt %s not placed: %s", row.id, attempt, exc)
+        return None
+
+
+def finish_callback(entry: str, offer_id: str, outcome: str, answered: bool) -> str:
+    """The caller's leg ended (reported once per call and status by the webhook)."""
+    return _end_callback_attempt(entry, offer_id, outcome, answered=answered)
+
+
+def _end_callback_attempt(entry: str, offer_id: str, outcome: str, *, answered: bool) -> str:
+    import datetime as dt
+
+    from .callbacks import runner
+
+    parsed = runner.parse_entry(entry)
+    if parsed is None:
+        return "not a callback"
+    connection = _connection()
+    board, dispatcher, _ = _routing()
+    settings = runner.CallbackSettings.from_config(dict(app().config))
+    with get_db(app()).session() as session:
+        row = runner.finish_attempt(
+            session, connection, *parsed, answered, outcome, settings, dt.datetime.now(dt.UTC)
+        )
+        if row is None:
+            return "already counted"
+        original, status, next_at = row.call_sid, row.status, row.next_attempt_at
+    offer = board.offer(offer_id)
+    board.caller_gone(entry)
+    kind = "callback_answered" if answered else "callback_no_answer"
+    data = {"callback_id": parsed[0], "attempt": parsed[1], "outcome": outcome, "status": status}
+    if next_at is not None:
+        data["next_attempt_at"] = next_at.isoformat()
+    dispatcher.emit(original, kind, data, f"{kind}|{entry}")
+    if status == "failed":
+        dispatcher.emit(original, "callback_failed", data, f"callback_failed|{entry}")
+    if not answered and offer.get("leg"):
+        # The counselor waits alone in the room: end their leg; its status callback puts
+        # them into wrap-up as after any call.
+        _end_counselor_leg(dispatcher, offer["leg"])
+    return status
+
+
+def _end_counselor_leg(dispatcher: Any, leg: str) -> None:
+    from rq import Queue, Retry
+
+    from .queues import ROUTING_QUEUE
+    from .telephony.rest import TwilioError
+
+    try:
+        dispatcher.adapter.hang_up(leg)
+    except TwilioError as exc:
+        # The attempt is already counted (this job is not run again): retry only the hang-up.
+        log.warning("could not end counselor leg after a callback attempt: %s", exc)
+        Queue(ROUTING_QUEUE, connection=_connection()).enqueue(
+            "hotline.jobs.cancel_leg",
+            leg,
+            retry=Retry(max=3, interval=[10, 30, 60]),
+            failure_ttl=7 * 24 * 3600,
+        )

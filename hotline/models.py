@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, CreatedAt, utcnow
@@ -266,3 +266,47 @@ class CallNote(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# ---- callbacks -----------------------------------------------------------------------------
+
+
+class CallbackStatus(enum.StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"  # on the routing board, waiting for a counselor
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+OPEN_CALLBACK_STATUSES = ("pending", "scheduled", "in_progress")
+
+
+class Callback(Base):
+    """A caller asked to be called back. Made by the worker from `callback_requested`."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)  # the call that asked
+    number: Mapped[str | None] = mapped_column(String(32))  # E.164; erased by retention
+    caller_hash: Mapped[str] = mapped_column(String(64), index=True)
+    hotline_number: Mapped[str | None] = mapped_column(String(32))  # called from this number
+    flow: Mapped[str | None] = mapped_column(String(48))
+    language: Mapped[str] = mapped_column(String(16))
+    safe_to_call: Mapped[bool] = mapped_column(default=False)
+    may_leave_message: Mapped[bool] = mapped_column(default=False)
+    requested_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default=CallbackStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(32))
+    counselor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counselors.id", ondelete="SET NULL")
+    )
+    # The legs placed for it, oldest first: {"attempt", "counselor", "caller"} call sids.
+    call_sids: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_callbacks_status_next_attempt_at", "status", "next_attempt_at"),)

@@ -14,10 +14,13 @@ import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 
 from . import recordings
+from .callbacks.limits import check_request
+from .callbacks.rules import NumberRules
 from .db import utcnow
 from .emergency import emergency_for
 from .events import REDIS_DOWN, CallEventData, make_event
@@ -36,7 +39,14 @@ ENDPOINTS = {
     "menu": "voice.menu",
     "queue_wait": "voice.queue_wait",
     "queue_done": "voice.queue_done",
+    "queue_key": "voice.queue_key",
+    "callback": "voice.callback_request",
+    "voicemail_done": "voice.voicemail_done",
 }
+# Built on another branch (it downloads the recording); <Record> already points there.
+RECORDING_PATH = "/voice/recording"
+CHOICE_PREFIX = "hotline:queue-choice:"
+CHOICE_TTL = 600
 _SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _TOKEN = re.compile(r"^[a-z0-9_-]{1,48}$")
 
@@ -98,7 +108,19 @@ def _state(flows: FlowSet) -> tuple[Flow, CallState]:
 
 def _caller() -> Caller:
     number = parse_caller(request.form.get("From"))
-    return Caller(region=number.region, emergency=emergency_for(number.region))
+    return Caller(
+        region=number.region,
+        emergency=emergency_for(number.region),
+        number=number.e164,
+    )
+
+
+def _engine(flow: Flow) -> Engine:
+    return Engine(
+        flow,
+        staffed(current_app),
+        NumberRules.from_setting(current_app.config["HOTLINE_CALLBACK_COUNTRIES"]),
+    )
 
 
 def _hotline_number() -> str | None:
@@ -125,6 +147,9 @@ def _url(endpoint: str, params: dict[str, str]) -> str:
 
 
 def url_for_next(target: Next) -> str:
+    if target.endpoint == "recording":
+        base = current_app.config["HOTLINE_PUBLIC_URL"]
+        return f"{base}{RECORDING_PATH}?{urlencode({'n': target.node, **target.state.params()})}"
     return _url(
         ENDPOINTS[target.endpoint], {"n": target.node, **target.state.params(), **target.extra}
     )
@@ -222,8 +247,10 @@ def incoming(
     }
     log.info("incoming call %s from %s", call_sid, number.masked)
     incoming_event = make_event(call_sid, "incoming", data, now, discriminator=_discriminator())
-    caller = Caller(region=number.region, emergency=emergency_for(number.region))
-    return Engine(flow, staffed(current_app)).start(caller, now), [incoming_event]
+    caller = Caller(
+        region=number.region, emergency=emergency_for(number.region), number=number.e164
+    )
+    return _engine(flow).start(caller, now), [incoming_event]
 
 
 @bp.post("/menu")
@@ -232,8 +259,8 @@ def menu(
     flow: Flow, state: CallState, call_sid: str, now: dt.datetime
 ) -> tuple[Turn, list[CallEventData]]:
     digits = request.form.get("Digits")
-    engine = Engine(flow, staffed(current_app))
-    return engine.menu_input(_node_arg(), state, _caller(), now, digits), []
+    turn = _engine(flow).menu_input(_node_arg(), state, _caller(), now, digits)
+    return _complete_callback(flow, state, turn, now), []
 
 
 @bp.post("/queue/wait")
@@ -290,17 +317,112 @@ def caller_left(app: Flask, call_sid: str) -> None:
     left(app, call_sid)
 
 
+@bp.post("/queue/key")
+@voice_handler
+def queue_key(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    """A key pressed during the wait announcement. The Enqueue action cannot be told which
+    (its URL was fixed when the caller was queued), so the choice waits in Redis for it."""
+    announced = request.args.get("a", "")
+    turn = _engine(flow).queue_key(
+        _node_arg(), state, request.form.get("Digits"), announced if announced.isdigit() else None
+    )
+    if turn.queue_choice:
+        try:
+            get_redis(current_app).set(CHOICE_PREFIX + call_sid, turn.queue_choice, ex=CHOICE_TTL)
+        except REDIS_DOWN:
+            # The caller still leaves the queue; the overflow path offers the same choices.
+            log.warning("could not keep the queue choice of call %s", call_sid)
+    return turn, []
+
+
+def _queue_choice(call_sid: str) -> str | None:
+    try:
+        value = get_redis(current_app).getdel(CHOICE_PREFIX + call_sid)
+    except REDIS_DOWN:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @bp.post("/queue/done")
 @voice_handler
 def queue_done(
     flow: Flow, state: CallState, call_sid: str, now: dt.datetime
 ) -> tuple[Turn, list[CallEventData]]:
     result = (request.form.get("QueueResult") or "error").strip().lower()
-    turn = Engine(flow, staffed(current_app)).queue_done(
-        _node_arg(), state, _caller(), now, result, _int_form("QueueTime")
+    choice = _queue_choice(call_sid) if result == "leave" else None
+    turn = _engine(flow).queue_done(
+        _node_arg(), state, _caller(), now, result, _int_form("QueueTime"), choice
     )
     if result not in ("bridged", "bridging-in-process"):
         caller_left(current_app, call_sid)
+    return turn, []
+
+
+@bp.post("/callback/request")
+@voice_handler
+def callback_request(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    """One answer while asking for a callback (stage and earlier answers in the URL)."""
+    stage = request.args.get("s", "")
+    answers = {"m": request.args.get("m", "")}
+    turn = _engine(flow).callback_input(
+        _node_arg(), state, _caller(), now, stage[:8], request.form.get("Digits"), answers
+    )
+    return _complete_callback(flow, state, turn, now), []
+
+
+def _complete_callback(flow: Flow, state: CallState, turn: Turn, now: dt.datetime) -> Turn:
+    """The engine has a valid number: apply the daily limit (one Redis round trip) and let
+    it say when to expect the call. The Callback row itself is made by the worker."""
+    ask = turn.callback
+    if ask is None:
+        return turn
+    number = parse_caller(request.form.get("From"))
+    key = current_app.config["HOTLINE_NUMBER_HASH_KEY"].encode()
+    # One number asking many times is what the limit is for; a withheld caller is known
+    # only by the number they typed.
+    caller_hash = number_hash(number.e164 or ask.number, key)
+    language = turn.state.language if turn.state and turn.state.language else None
+    language = language if language in flow.languages else flow.default_language
+    try:
+        verdict, waiting = check_request(
+            get_redis(current_app),
+            caller_hash,
+            language,
+            now,
+            current_app.config["HOTLINE_CALLBACK_MAX_PER_DAY"],
+        )
+    except REDIS_DOWN:
+        # Never refuse a person in distress because Redis is away: the event is spooled
+        # and the worker still merges it with a pending request.
+        verdict, waiting = "new", 0
+    context = {
+        "caller_hash": caller_hash,
+        "callback_hash": number_hash(ask.number, key),
+        "to": _hotline_number(),
+        "flow": flow.name,
+    }
+    decided = _engine(flow).callback_decided(
+        ask, turn.state or state, _caller(), now, verdict, waiting, context
+    )
+    decided.events = turn.events + decided.events
+    decided.steps = turn.steps + decided.steps
+    return decided
+
+
+@bp.post("/voicemail/done")
+@voice_handler
+def voicemail_done(
+    flow: Flow, state: CallState, call_sid: str, now: dt.datetime
+) -> tuple[Turn, list[CallEventData]]:
+    """The <Record> action. The audio itself is fetched by the recording webhook."""
+    sid = (request.form.get("RecordingSid") or "")[:64] or None
+    turn = _engine(flow).voicemail_done(
+        _node_arg(), state, _caller(), now, sid, _int_form("RecordingDuration")
+    )
     return turn, []
 
 

@@ -51,6 +51,10 @@ class _Maintained:
         except Exception:
             log.exception("routing maintenance failed")
         try:
+            jobs.schedule_callbacks(self.connection)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("could not schedule callbacks")
+        try:
             jobs.maintain_retention(self.connection)  # type: ignore[attr-defined]
         except Exception:
             log.exception("could not schedule retention")

@@ -74,6 +74,8 @@ MANAGER_PAGES = [
     "/dashboard/users",
     "/dashboard/audit",
     "/dashboard/jobs",
+    "/dashboard/callbacks",
+    "/dashboard/callbacks?status=failed",
 ]
 COUNSELOR_PAGES = ["/dashboard/me", "/dashboard/me/calls/{wang_call}/note"]
 

@@ -338,9 +338,9 @@ def test_danger_key_with_unknown_numbers_and_when_closed() -> None:
         "danger_unknown",
         "after_hours",
         "emergency_unknown",
-        "goodbye",
+        "offer_callback",
     ]
-    assert turn.steps[-1] == Hangup()
+    assert isinstance(turn.steps[-2], Gather)  # a callback or a message, while closed
     assert turn.state is not None and turn.state.urgent
 
 
@@ -352,20 +352,24 @@ def test_a_stale_language_still_queues_where_counselors_are() -> None:
 
 
 # ---- hours --------------------------------------------------------------------------------
-def test_closed_says_after_hours_and_hangs_up() -> None:
+def test_closed_says_after_hours_offers_a_callback_then_hangs_up() -> None:
     turn = choose("3", UK, CLOSED)
     assert prompts(turn) == [
         "emergency_known",
         "confidentiality",
         "after_hours",
         "emergency_known",
-        "goodbye",
+        "offer_callback",
     ]
-    assert turn.steps[-1] == Hangup()
+    assert_waits_on_menu(turn, "after_hours_offer")
     assert not any(isinstance(s, Enqueue) for s in turn.steps)
     assert "after_hours" in kinds(turn)
-    assert event(turn, "ended_by_flow").data == {"node": "goodbye"}
     assert_spoken_in(turn, "english")
+    assert turn.state is not None
+    silence = ENGINE.menu_input("after_hours_offer", turn.state, UK, CLOSED, None)
+    assert prompts(silence) == ["goodbye"]
+    assert silence.steps[-1] == Hangup()
+    assert event(silence, "ended_by_flow").data == {"node": "goodbye"}
 
 
 def test_spring_festival_is_closed() -> None:
@@ -375,7 +379,7 @@ def test_spring_festival_is_closed() -> None:
     assert isinstance(choose("1", USA, ordinary_monday).steps[-1], Enqueue)
     turn = choose("1", USA, HOLIDAY)
     assert "after_hours" in kinds(turn)
-    assert turn.steps[-1] == Hangup()
+    assert not any(isinstance(s, Enqueue) for s in turn.steps)
 
 
 @pytest.mark.parametrize(
@@ -395,7 +399,7 @@ def test_spring_festival_is_closed() -> None:
 )
 def test_hours_decide_between_queue_and_after_hours(now: dt.datetime, is_open: bool) -> None:
     turn = choose("1", ITALY, now)
-    assert isinstance(turn.steps[-1], Enqueue if is_open else Hangup)
+    assert isinstance(turn.steps[-1], Enqueue if is_open else Redirect)
     assert ("after_hours" in kinds(turn)) is not is_open
 
 
@@ -403,14 +407,17 @@ def test_hours_decide_between_queue_and_after_hours(now: dt.datetime, is_open: b
 def test_first_wait_round_announces_position_and_estimate() -> None:
     state = in_language("english")
     turn = ENGINE.queue_wait("queue", state, ITALY, 0, 3, None)
-    assert prompts(turn) == ["queue_position", "queue_estimate"]
+    assert prompts(turn) == ["queue_position", "queue_estimate", "queue_options"]
     assert text_of(turn, "queue_position") == "There are 2 callers ahead of you."
     minutes = math.ceil(3 * 240 / 60)
     assert minutes == 12
     assert text_of(turn, "queue_estimate") == (
         "The expected wait is about 12 minutes. Thank you for waiting."
     )
-    assert turn.steps[2:] == [
+    gather = turn.steps[0]
+    assert isinstance(gather, Gather) and gather.num_digits == 1
+    assert gather.action == Next("queue_key", "queue", state, {"a": "0"})
+    assert turn.steps[1:] == [
         Play("hold/hold-music.wav"),
         Redirect(Next("queue_wait", "queue", state, {"a": "0"})),
     ]
@@ -420,7 +427,7 @@ def test_first_wait_round_announces_position_and_estimate() -> None:
 
 def test_next_in_line_hears_the_next_prompt() -> None:
     turn = ENGINE.queue_wait("queue", in_language("mandarin"), ITALY, 5, 1, None)
-    assert prompts(turn) == ["queue_next"]
+    assert prompts(turn) == ["queue_next", "queue_options"]
     assert_spoken_in(turn, "mandarin")
     assert turn.steps[1:] == [
         Play("hold/hold-music.wav"),
@@ -437,7 +444,7 @@ def test_announcements_repeat_only_every_announce_every_seconds() -> None:
     ]
     assert quiet.events == []
     again = ENGINE.queue_wait("queue", state, ITALY, 60, 2, 0)
-    assert prompts(again) == ["queue_position", "queue_estimate"]
+    assert prompts(again) == ["queue_position", "queue_estimate", "queue_options"]
     assert "1位" in text_of(again, "queue_position")
     assert "8分鐘" in text_of(again, "queue_estimate")
     assert again.steps[-1] == Redirect(Next("queue_wait", "queue", state, {"a": "60"}))
@@ -487,7 +494,8 @@ def test_a_long_wait_rolls_over_to_the_partner_line() -> None:
     dials = [s for s in done.steps if isinstance(s, Dial)]
     assert dials == [Dial("+862412345678", 40)]
     assert "partner support line" in " ".join(s.text for s in done.steps if isinstance(s, Say))
-    assert isinstance(done.steps[-1], Hangup)
+    # After the partner line: the overflow offers a callback or a message.
+    assert isinstance(done.steps[-2], Gather)
 
 
 def test_nobody_on_call_for_the_language_is_said_at_once() -> None:
@@ -513,7 +521,7 @@ def test_nobody_on_call_at_all_goes_to_overflow() -> None:
     turn = engine.menu_input("language_menu", CallState(flow="hotline"), ITALY, OPEN, "1")
     assert not any(isinstance(s, Enqueue) for s in turn.steps)
     assert event(turn, "overflow").data == {"reason": "nobody_on_call"}
-    assert isinstance(turn.steps[-1], Hangup)
+    assert_waits_on_menu(turn, "overflow")
 
 
 def test_the_whisper_speaks_the_counselors_language() -> None:
@@ -537,10 +545,10 @@ def test_queue_done_after_a_call_or_a_hangup_just_hangs_up(result: str) -> None:
 
 def test_queue_done_leave_overflows_with_the_fallback_number() -> None:
     turn = ENGINE.queue_done("queue", in_language("english"), UK, OPEN, "leave", 900)
-    assert prompts(turn) == ["overflow", "fallback", "goodbye"]
+    assert prompts(turn) == ["overflow", "fallback", "offer_callback"]
     assert text_of(turn, "fallback") == f"You can call the 24-hour support line: {FALLBACK_SPOKEN}."
-    assert turn.steps[-1] == Hangup()
-    assert kinds(turn) == ["left_queue", "overflow", "ended_by_flow"]
+    assert_waits_on_menu(turn, "overflow")
+    assert kinds(turn) == ["left_queue", "overflow"]
     assert event(turn, "overflow").data == {"reason": "max_wait"}
     assert_spoken_in(turn, "english")
 
@@ -548,9 +556,9 @@ def test_queue_done_leave_overflows_with_the_fallback_number() -> None:
 @pytest.mark.parametrize("result", ["error", "queue-full", "system-error", "", "gibberish" * 10])
 def test_queue_done_errors_overflow_via_on_error(result: str) -> None:
     turn = ENGINE.queue_done("queue", in_language("mandarin"), UK, OPEN, result, None)
-    assert prompts(turn) == ["overflow", "fallback", "goodbye"]
+    assert prompts(turn) == ["overflow", "fallback", "offer_callback"]
     assert FALLBACK_SPOKEN in text_of(turn, "fallback")
-    assert turn.steps[-1] == Hangup()
+    assert_waits_on_menu(turn, "overflow")
     assert event(turn, "overflow").data == {"reason": result[:32]}
     assert event(turn, "left_queue").data == {"result": result[:32], "queue_time": None}
 

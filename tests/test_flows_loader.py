@@ -275,8 +275,8 @@ BROKEN: list[tuple[str, list[Replacement], str, str, tuple[str, ...]]] = [
     ),
     (
         "placeholder-with-format-spec",
-        [("about {minutes} minutes", "about {minutes:d} minutes")],
-        "about {minutes:d} minutes",
+        [("wait is about {minutes} minutes", "wait is about {minutes:d} minutes")],
+        "wait is about {minutes:d} minutes",
         "prompts.queue_estimate.english",
         ("broken placeholder", "plain {minutes}"),
     ),
@@ -296,8 +296,8 @@ BROKEN: list[tuple[str, list[Replacement], str, str, tuple[str, ...]]] = [
     ),
     (
         "node-names-unknown-prompt-second",
-        [("say: [overflow, fallback]", "say: [overflow, fallbak]")],
-        "say: [overflow, fallbak]",
+        [("say: [overflow, fallback, offer", "say: [overflow, fallbak, offer")],
+        "say: [overflow, fallbak, offer_callback]",
         "nodes.overflow.say[1]",
         ("no prompt named 'fallbak'",),
     ),

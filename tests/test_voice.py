@@ -222,9 +222,10 @@ def test_after_hours_path(twilio: Twilio) -> None:
     with time_machine.travel(CLOSED, tick=False):
         root = xml(twilio.post("/voice/menu?n=language_menu&f=hotline", Digits="3"))
     assert root.find("Enqueue") is None
-    assert verbs(root)[-1] == "Hangup"
     text = " ".join(says(root))
-    assert "closed" in text and "1 1 2" in text and "Goodbye" in text
+    assert "closed" in text and "1 1 2" in text and "call you back, press 1" in text
+    root = xml(twilio.post(follow(root, "Redirect")))  # no key: goodbye
+    assert verbs(root)[-1] == "Hangup" and "Goodbye" in " ".join(says(root))
 
 
 def test_chinese_holidays_close_the_line(twilio: Twilio) -> None:
@@ -273,7 +274,8 @@ def test_leaving_the_queue_without_a_counselor_goes_to_overflow(
     text = " ".join(says(root))
     assert "All our counselors are on other calls" in text
     assert "8 6 2 4 1 2 3 4 5 6 7 8" in text  # the fallback line, digit by digit
-    assert verbs(root)[-1] == "Hangup"
+    assert "call you back, press 1" in text
+    assert verbs(root)[-2:] == ["Gather", "Redirect"]
 
 
 @pytest.mark.parametrize("result", ["bridged", "hangup", "redirected", "bridging-in-process"])

@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     # Importing the view modules adds their routes to the blueprint (once per process).
     from . import (  # noqa: F401
         views_auth,
+        views_callbacks,
         views_calls,
         views_counselor,
         views_jobs,

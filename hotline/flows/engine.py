@@ -12,9 +12,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ..callbacks.rules import NumberRules, is_refusal
 from ..emergency import EmergencyInfo, describe
 from ..phone import spell_digits
 from .model import (
+    CallbackNode,
     Choice,
     DialNode,
     EmergencyNode,
@@ -24,9 +26,11 @@ from .model import (
     MenuNode,
     QueueNode,
     SayNode,
+    VoicemailNode,
 )
 from .steps import (
     Audible,
+    CallbackAsk,
     CallState,
     Dial,
     Enqueue,
@@ -37,6 +41,7 @@ from .steps import (
     Next,
     Pause,
     Play,
+    Record,
     Redirect,
     Say,
     Turn,
@@ -56,14 +61,21 @@ class Caller:
 
     region: str | None
     emergency: EmergencyInfo
+    number: str | None = None  # Twilio's From, for a callback to the caller's own number
 
 
 class Engine:
-    def __init__(self, flow: Flow, staffed: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        staffed: Callable[[str], bool] | None = None,
+        rules: NumberRules | None = None,
+    ) -> None:
         """`staffed(language)` says whether anyone who speaks it is on call now; without
-        it the engine assumes someone is."""
+        it the engine assumes someone is. `rules`: which numbers may be called back."""
         self.flow = flow
         self.staffed = staffed
+        self.rules = rules or NumberRules.from_setting(None)
 
     # ---- entry points, one per webhook ---------------------------------------------
     def start(self, caller: Caller, now: dt.datetime) -> Turn:
@@ -144,12 +156,42 @@ class Engine:
                 Event("position_announced", {"position": position, "minutes": minutes})
             )
             announced = queue_time
+            if node.options:
+                # The announcement is the moment to offer a callback or a message: the
+                # caller can press a key while it plays, or just stay on the line.
+                said = [s for s in turn.steps if isinstance(s, Say | Play)]
+                said.extend(self._prompts(node.say_options, lang))
+                turn.steps = [
+                    Gather(
+                        tuple(said),
+                        num_digits=1,
+                        timeout=3,
+                        action=Next("queue_key", node.id, state, {"a": str(announced)}),
+                    )
+                ]
         if node.music:
             turn.steps.append(Play(node.music))
         else:
             turn.steps.append(Pause(10))
         extra = {"a": str(announced)} if announced is not None else {}
         turn.steps.append(Redirect(Next("queue_wait", node.id, state, extra)))
+        return turn
+
+    def queue_key(
+        self, node_id: str, state: CallState, digits: str | None, announced: str | None
+    ) -> Turn:
+        """A key pressed during the wait announcement: leave the queue for that option (the
+        voice layer remembers `queue_choice` for the Enqueue action), or keep waiting."""
+        node = self.flow.nodes.get(node_id)
+        turn = Turn(state=state)
+        key = (digits or "").strip()[:1]
+        if isinstance(node, QueueNode) and key in node.options:
+            turn.events.append(Event("queue_choice", {"node": node.id, "key": key}))
+            turn.queue_choice = key
+            turn.steps.append(Leave())
+            return turn
+        extra = {"a": announced} if announced else {}
+        turn.steps.append(Redirect(Next("queue_wait", node_id if node else "", state, extra)))
         return turn
 
     def queue_done(
@@ -160,8 +202,10 @@ class Engine:
         now: dt.datetime,
         result: str,
         queue_time: int | None,
+        choice: str | None = None,
     ) -> Turn:
-        """Twilio's Enqueue action: the caller has left the queue, one way or another."""
+        """Twilio's Enqueue action: the caller has left the queue, one way or another.
+        `choice`: the key they pressed while waiting, if that is why they left."""
         node = self.flow.nodes.get(node_id)
         turn = Turn(events=[Event("left_queue", {"result": result[:32], "queue_time": queue_time})])
         if result in QUEUE_ENDED or result in QUEUE_HANGUP:
@@ -172,6 +216,8 @@ class Engine:
         if not isinstance(node, QueueNode):
             turn.events.append(Event("unknown_node", {"node": node_id[:64]}))
             return self._safe_end(state, turn)
+        if result in QUEUE_TIMEOUT and choice in node.options:
+            return self._choose(node.options[choice], state, caller, now, turn)
         target = node.on_timeout if result in QUEUE_TIMEOUT else node.on_error
         reason = "max_wait" if result in QUEUE_TIMEOUT else result[:32]
         if (
@@ -184,6 +230,222 @@ class Engine:
             target, reason = node.partner, "partner"
         turn.events.append(Event("overflow", {"reason": reason}))
         return self._run(target, state, caller, now, turn)
+
+    # ---- callbacks and messages --------------------------------------------------------
+    def callback_input(
+        self,
+        node_id: str,
+        state: CallState,
+        caller: Caller,
+        now: dt.datetime,
+        stage: str,
+        digits: str | None,
+        answers: dict[str, str],
+    ) -> Turn:
+        """One answer inside a callback node. Stages: m (may we leave a message), own (your
+        number read back: 1 confirm, 2 another), safe (is it safe to call it), unsafe (1
+        another number, 2 a message instead), enter (type a number, then #)."""
+        node = self.flow.nodes.get(node_id)
+        turn = Turn()
+        if not isinstance(node, CallbackNode):
+            turn.events.append(Event("unknown_node", {"node": node_id[:64]}))
+            return self._safe_end(state, turn)
+        keep = {"m": answers["m"]} if answers.get("m") in ("0", "1") else {}
+        typed = "".join(ch for ch in (digits or "") if ch.isdigit())
+        key = (digits or "").strip()[:1]
+        fresh = replace(state, tries=0)
+        if stage == "m" and key in ("1", "2"):
+            turn.events.append(Event("callback_answer", {"may_leave_message": key == "1"}))
+            return self._callback_number(
+                node, fresh, caller, turn, {"m": "1" if key == "1" else "0"}
+            )
+        if stage == "own" and key in ("1", "2"):
+            if key == "2":
+                return self._callback_stage(node, fresh, "enter", turn, keep)
+            return self._callback_stage(node, fresh, "safe", turn, keep)
+        if stage == "safe" and key in ("1", "2"):
+            turn.events.append(Event("callback_answer", {"safe_to_call": key == "1"}))
+            if key == "2":
+                return self._callback_stage(node, fresh, "unsafe", turn, keep)
+            own = self.rules.check_own(caller.number)
+            if is_refusal(own):  # the URL was replayed from another call
+                return self._callback_refused(node, fresh, caller, now, turn, own)
+            return self._callback_ask(node, fresh, turn, own, True, True, keep)
+        if stage == "unsafe" and key == "1":
+            return self._callback_stage(node, fresh, "enter", turn, keep)
+        if stage == "unsafe" and key == "2" and node.voicemail:
+            turn.events.append(Event("callback_to_voicemail", {}))
+            return self._run(node.voicemail, fresh, caller, now, turn)
+        if stage == "enter" and typed:
+            number = self.rules.check_typed(typed, caller.region)
+            if is_refusal(number):
+                return self._callback_refused(node, fresh, caller, now, turn, number)
+            # A number the caller chose themselves is taken as safe to call.
+            return self._callback_ask(node, fresh, turn, number, False, True, keep)
+        if stage not in ("m", "own", "safe", "unsafe", "enter"):
+            return self._callback_stage(node, fresh, "m", turn, {})
+        tries = state.tries + 1
+        turn.events.append(Event("callback_no_input", {"stage": stage, "try": tries}))
+        if tries <= node.retries:
+            return self._callback_stage(node, replace(state, tries=tries), stage, turn, keep, True)
+        if stage == "m":  # no answer: the cautious one
+            return self._callback_number(node, fresh, caller, turn, {"m": "0"})
+        if stage == "enter" and is_refusal(self.rules.check_own(caller.number)):
+            return self._callback_refused(node, fresh, caller, now, turn, "withheld")
+        turn.events.append(Event("callback_abandoned", {"stage": stage}))
+        return self._run(node.on_refused, fresh, caller, now, turn)
+
+    def callback_decided(
+        self,
+        ask: CallbackAsk,
+        state: CallState,
+        caller: Caller,
+        now: dt.datetime,
+        verdict: str,
+        waiting: int = 0,
+        context: dict[str, object] | None = None,
+    ) -> Turn:
+        """The voice layer's verdict on `ask`: "new", "update" (a request was pending and
+        is replaced) or "limit" (too many today). Says when to expect the call."""
+        node = self.flow.nodes[ask.node]
+        assert isinstance(node, CallbackNode)
+        turn = Turn()
+        if verdict == "limit":
+            return self._callback_refused(node, state, caller, now, turn, "limit")
+        lang = self._lang(state)
+        if verdict == "update":
+            turn.steps.extend(self._prompts((node.prompts["updated"],), lang))
+        if self.flow.hours.is_open(now):
+            # Every request ahead of this one, and this one, takes a counselor about
+            # `seconds_per_request`; rounded up to five minutes, since it is a promise.
+            minutes = math.ceil((waiting + 1) * node.seconds_per_request / 300) * 5
+            turn.steps.extend(
+                self._prompts((node.prompts["when_open"],), lang, {"minutes": str(minutes)})
+            )
+        else:
+            opens = self.flow.hours.next_open(now)
+            if opens is not None:
+                at = opens.astimezone(self.flow.hours.tz).strftime("%H:%M")
+                turn.steps.extend(self._prompts((node.prompts["when_closed"],), lang, {"time": at}))
+        turn.events.append(
+            Event(
+                "callback_requested",
+                {
+                    **(context or {}),
+                    "number": ask.number,
+                    "own_number": ask.own,
+                    "safe_to_call": ask.safe_to_call,
+                    "may_leave_message": ask.may_leave_message,
+                    "language": lang,
+                    "update": verdict == "update",
+                },
+            )
+        )
+        return self._run(node.next, state, caller, now, turn)
+
+    def voicemail_done(
+        self,
+        node_id: str,
+        state: CallState,
+        caller: Caller,
+        now: dt.datetime,
+        recording_sid: str | None,
+        duration: int | None,
+    ) -> Turn:
+        """The <Record> action: the message is saved (the recording webhook fetches it)."""
+        node = self.flow.nodes.get(node_id)
+        turn = Turn()
+        if not isinstance(node, VoicemailNode):
+            turn.events.append(Event("unknown_node", {"node": node_id[:64]}))
+            return self._safe_end(state, turn)
+        if recording_sid:
+            turn.events.append(
+                Event(
+                    "voicemail",
+                    {"recording_sid": recording_sid, "duration": duration, "node": node.id},
+                )
+            )
+        else:
+            turn.events.append(Event("voicemail_empty", {"node": node.id}))
+        return self._run(node.next, state, caller, now, turn)
+
+    def _callback_number(
+        self, node: CallbackNode, state: CallState, caller: Caller, turn: Turn, keep: dict[str, str]
+    ) -> Turn:
+        own = self.rules.check_own(caller.number)
+        if own == "withheld":
+            return self._callback_stage(node, state, "enter", turn, keep)
+        if is_refusal(own):
+            # Their own number cannot be called (a country we do not call, a costly
+            # number): say why, then let them type another.
+            turn.events.append(Event("callback_refused", {"reason": own, "own_number": True}))
+            turn.steps.extend(self._prompts((node.prompts[own],), self._lang(state)))
+            return self._callback_stage(node, state, "enter", turn, keep)
+        return self._callback_stage(node, state, "own", turn, keep, number=own)
+
+    def _callback_stage(
+        self,
+        node: CallbackNode,
+        state: CallState,
+        stage: str,
+        turn: Turn,
+        keep: dict[str, str],
+        retry: bool = False,
+        number: str | None = None,
+    ) -> Turn:
+        lang = self._lang(state)
+        role = {
+            "m": "may_leave_message", "own": "confirm_number", "safe": "safe",
+            "unsafe": "unsafe", "enter": "enter_number",
+        }[stage]  # fmt: skip
+        children: list[Audible] = []
+        if retry:
+            children.extend(self._prompts((node.prompts["retry"],), lang))
+        if stage == "own" and number is None:
+            return self._callback_stage(node, state, "m", turn, {})
+        values = {"number": spell_digits(number)} if number else None
+        children.extend(self._prompts((node.prompts[role],), lang, values))
+        action = Next("callback", node.id, state, {"s": stage, **keep})
+        enter = stage == "enter"
+        turn.steps.append(
+            Gather(
+                tuple(children),
+                num_digits=15 if enter else 1,
+                timeout=15 if enter else node.timeout,
+                action=action,
+                finish_on_key="#" if enter else None,
+            )
+        )
+        turn.steps.append(Redirect(action))
+        turn.state = state
+        return turn
+
+    def _callback_ask(
+        self,
+        node: CallbackNode,
+        state: CallState,
+        turn: Turn,
+        number: str,
+        own: bool,
+        safe: bool,
+        keep: dict[str, str],
+    ) -> Turn:
+        turn.callback = CallbackAsk(node.id, number, own, safe, keep.get("m") == "1")
+        turn.state = state
+        return turn
+
+    def _callback_refused(
+        self,
+        node: CallbackNode,
+        state: CallState,
+        caller: Caller,
+        now: dt.datetime,
+        turn: Turn,
+        reason: str,
+    ) -> Turn:
+        turn.events.append(Event("callback_refused", {"reason": reason}))
+        turn.steps.extend(self._prompts((node.prompts[reason],), self._lang(state)))
+        return self._run(node.on_refused, state, caller, now, turn)
 
     # ---- the counselor's leg --------------------------------------------------------
     def counselor_language(self, counselor_languages: tuple[str, ...] | list[str]) -> str:
@@ -205,6 +467,36 @@ class Engine:
         name = self.flow.language_names.get(lang, {}).get(caller_language, caller_language)
         waited = str(max(0, math.floor(waited_seconds / 60)))
         return self._prompts(("whisper",), lang, {"language": name, "waited": waited})
+
+    def callback_whisper(
+        self,
+        caller_language: str,
+        requested_at: str,
+        waited_seconds: float,
+        safety: tuple[str, ...],
+        counselor_languages: tuple[str, ...] | list[str],
+    ) -> list[Say | Play]:
+        """A callback offered to a counselor: whom, since when, and what the caller said
+        about the number (`safety`: callback_whisper_safe / _message_ok / _no_message)."""
+        if "callback_whisper" not in self.flow.prompts:
+            return self.whisper(caller_language, waited_seconds, counselor_languages)
+        lang = self.counselor_language(counselor_languages)
+        name = self.flow.language_names.get(lang, {}).get(caller_language, caller_language)
+        waited = str(max(0, math.floor(waited_seconds / 60)))
+        said = " ".join(self.flow.prompts[p][lang] for p in safety if p in self.flow.prompts)
+        values = {"language": name, "waited": waited, "time": requested_at, "safety": said}
+        return self._prompts(("callback_whisper",), lang, values)
+
+    def callback_intro(self, caller_language: str, named: bool) -> list[Say | Play]:
+        prompt = "callback_intro_named" if named else "callback_intro_neutral"
+        if prompt not in self.flow.prompts:
+            return []
+        lang = (
+            caller_language
+            if caller_language in self.flow.languages
+            else self.flow.default_language
+        )
+        return self._prompts((prompt,), lang)
 
     def counselor_prompt(
         self, prompt_id: str, counselor_languages: tuple[str, ...] | list[str]
@@ -266,6 +558,19 @@ class Engine:
                 turn.steps.append(Dial(node.number, node.timeout))
                 turn.events.append(Event("transferred", {"node": node.id}))
                 node_id = node.next
+            elif isinstance(node, CallbackNode):
+                turn.events.append(Event("callback_offered", {"node": node.id}))
+                return self._callback_stage(node, replace(state, tries=0), "m", turn, {})
+            elif isinstance(node, VoicemailNode):
+                done = Next("voicemail_done", node.id, state)
+                turn.steps.append(
+                    Record(done, Next("recording", node.id, state), max_length=node.max_length)
+                )
+                # Silence records nothing and Twilio moves on without calling the action.
+                turn.steps.append(Redirect(done))
+                turn.events.append(Event("voicemail_started", {"node": node.id}))
+                turn.state = state
+                return turn
             elif isinstance(node, HangupNode):
                 turn.steps.append(Hangup())
                 turn.events.append(Event("ended_by_flow", {"node": node.id}))
@@ -351,6 +656,9 @@ class Engine:
             # The caller's own language, named in it: what "no counselor speaks {language}" means.
             "language": self.flow.language_names.get(lang, {}).get(lang, ""),
             "waited": "",
+            "number": "",
+            "time": "",
+            "safety": "",
             **(values or {}),
         }
         for prompt_id in prompt_ids:

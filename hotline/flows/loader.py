@@ -19,7 +19,9 @@ import yaml
 from ..hours import HoursError, ServiceHours
 from ..phone import InvalidNumber, parse_number
 from .model import (
+    CALLBACK_ROLES,
     NODE_TYPES,
+    CallbackNode,
     Choice,
     DialNode,
     EmergencyNode,
@@ -32,12 +34,14 @@ from .model import (
     Node,
     QueueNode,
     SayNode,
+    VoicemailNode,
 )
 
 MENU_KEYS = set("0123456789*#")
 # Placeholders the engine can fill in; anything else in braces is a typo in the flow file.
 PLACEHOLDERS = {
     "emergency", "ahead", "position", "minutes", "fallback", "hotline", "language", "waited",
+    "number", "time", "safety",
 }  # fmt: skip
 # The safe answer and the counselor's whisper are built from these, whatever the nodes say.
 REQUIRED_PROMPTS = (
@@ -47,6 +51,7 @@ AUDIO_SUFFIXES = (".wav", ".mp3")
 # Node fields that name prompts.
 PROMPT_FIELDS = (
     "say", "retry_say", "say_known", "say_unknown", "say_position", "say_next", "say_estimate",
+    "say_options",
 )  # fmt: skip
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
@@ -162,13 +167,17 @@ def _target_fields(node: Node) -> list[tuple[tuple[str, ...], str]]:
         return [(("open",), node.open), (("closed",), node.closed)]
     if isinstance(node, QueueNode):
         out = [(("on_timeout",), node.on_timeout), (("on_error",), node.on_error)]
+        out += [(("options", key, "next"), c.next) for key, c in node.options.items()]
         if node.on_nobody:
             out.append((("on_nobody",), node.on_nobody))
         if node.partner:
             out.append((("partner",), node.partner))
         return out
-    if isinstance(node, DialNode):
+    if isinstance(node, DialNode | VoicemailNode):
         return [(("next",), node.next)]
+    if isinstance(node, CallbackNode):
+        out = [(("next",), node.next), (("on_refused",), node.on_refused)]
+        return out + ([(("voicemail",), node.voicemail)] if node.voicemail else [])
     if isinstance(node, MenuNode):
         return [
             *((("options", key, "next"), c.next) for key, c in node.options.items()),
@@ -281,7 +290,7 @@ class _Builder:
             if danger_node not in nodes:
                 raise self.fail(("danger", "node"), f"no node named {danger_node!r}")
             for node in nodes.values():
-                if isinstance(node, MenuNode) and danger_key in node.options:
+                if isinstance(node, MenuNode | QueueNode) and danger_key in node.options:
                     raise self.fail(
                         ("nodes", node.id, "options", danger_key),
                         f"key {danger_key} is the danger key of the flow; choose another",
@@ -446,6 +455,15 @@ class _Builder:
                 for i, prompt_id in enumerate(getattr(node, attr, ())):
                     if prompt_id not in prompts:
                         raise self.fail((*path, attr, i), f"no prompt named {prompt_id!r}")
+            if isinstance(node, CallbackNode):
+                for role, prompt_id in node.prompts.items():
+                    if prompt_id not in prompts:
+                        raise self.fail(
+                            (*path, "prompts", role)
+                            if (*path, "prompts", role) in self.lines
+                            else path,
+                            f"no prompt named {prompt_id!r} (for {role})",
+                        )
             for field_path, target in _target_fields(node):
                 if target not in nodes:
                     raise self.fail(
@@ -487,6 +505,50 @@ class _Builder:
                 number=number,
                 timeout=self.positive_int(spec.get("timeout", 30), (*path, "timeout")),
                 next=required("next"),
+            )
+        if kind == "voicemail":
+            self.allowed_keys(spec, base | {"max_length", "next"}, path)
+            max_length = self.positive_int(spec.get("max_length", 180), (*path, "max_length"))
+            if max_length > 3600:
+                raise self.fail((*path, "max_length"), "at most 3600 seconds (Twilio's limit)")
+            if not common["say"]:
+                raise self.fail(
+                    path, "a voicemail node must say that the message is recorded, and who hears it"
+                )
+            return VoicemailNode(**common, max_length=max_length, next=required("next"))
+        if kind == "callback":
+            self.allowed_keys(
+                spec,
+                base | {
+                    "next", "on_refused", "voicemail", "timeout", "retries",
+                    "seconds_per_request", "prompts",
+                },
+                path,
+            )  # fmt: skip
+            roles = {role: f"callback_{role}" for role in CALLBACK_ROLES}
+            if "prompts" in spec:
+                raw_roles = self.mapping(spec["prompts"], (*path, "prompts"))
+                for role, prompt_id in raw_roles.items():
+                    if role not in roles:
+                        raise self.fail(
+                            (*path, "prompts", role),
+                            f"unknown role {role!r}; known: {', '.join(CALLBACK_ROLES)}",
+                        )
+                    roles[role] = self.name(prompt_id, (*path, "prompts", role))
+            retries = spec.get("retries", 1)
+            if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 5:
+                raise self.fail((*path, "retries"), "must be a whole number from 0 to 5")
+            return CallbackNode(
+                **common,
+                next=required("next"),
+                on_refused=required("on_refused"),
+                voicemail=required("voicemail") if "voicemail" in spec else None,
+                timeout=self.positive_int(spec.get("timeout", 8), (*path, "timeout")),
+                retries=retries,
+                seconds_per_request=self.positive_int(
+                    spec.get("seconds_per_request", 600), (*path, "seconds_per_request")
+                ),
+                prompts=roles,
             )
         if kind == "hours":
             self.allowed_keys(spec, base | {"open", "closed"}, path)
@@ -537,7 +599,8 @@ class _Builder:
             base | {
                 "queue", "max_wait", "announce_every", "seconds_per_caller", "music",
                 "say_position", "say_next", "say_estimate", "on_timeout", "on_error",
-                "on_nobody", "partner_after", "partner", "widen_after",
+                "on_nobody", "partner_after", "partner", "widen_after", "options",
+                "say_options",
             },
             path,
         )  # fmt: skip
@@ -574,7 +637,30 @@ class _Builder:
             on_nobody=required("on_nobody") if "on_nobody" in spec else None,
             widen_after=self.positive_int(spec.get("widen_after", 60), (*path, "widen_after")),
             **self._partner(spec, path),
+            **self._queue_options(spec, path, languages),
         )
+
+    def _queue_options(
+        self, spec: dict[str, Any], path: tuple[Any, ...], languages: dict[str, Language]
+    ) -> dict[str, Any]:
+        if "options" not in spec:
+            if "say_options" in spec:
+                raise self.fail((*path, "say_options"), "there are no 'options' to say")
+            return {}
+        options: dict[str, Choice] = {}
+        for key, choice in self.mapping(spec["options"], (*path, "options")).items():
+            key = str(key)
+            if key not in MENU_KEYS:
+                raise self.fail((*path, "options", key), f"{key!r} is not a key on a phone")
+            options[key] = self._choice(choice, (*path, "options", key), languages)
+        if not options:
+            raise self.fail((*path, "options"), "needs at least one option, or leave it out")
+        if "say_options" not in spec:
+            raise self.fail(path, "'options' need 'say_options' (the caller must hear them)")
+        return {
+            "options": options,
+            "say_options": self.prompt_list(spec["say_options"], (*path, "say_options")),
+        }
 
     def _partner(self, spec: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
         if "partner" not in spec and "partner_after" not in spec:

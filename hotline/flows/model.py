@@ -96,13 +96,17 @@ class QueueNode(Node):
     # Crisis networks hand long waits to a partner line: after this many seconds, go there.
     partner_after: int | None = None
     partner: str | None = None
+    # Keys offered while waiting (e.g. 1: be called back, 2: leave a message), said with
+    # `say_options` around each announcement; pressing one leaves the queue for that node.
+    options: dict[str, Choice] = field(default_factory=dict)
+    say_options: tuple[str, ...] = ()
     # After this long without a counselor of the first language, counselors of the
     # caller's second language (if they named one) may take the call.
     widen_after: int = 60
 
     def targets(self) -> tuple[str, ...]:
         extra = tuple(t for t in (self.on_nobody, self.partner) if t)
-        return (self.on_timeout, self.on_error, *extra)
+        return (self.on_timeout, self.on_error, *extra, *(c.next for c in self.options.values()))
 
     def queue_name(self, language: str) -> str:
         return self.queue.format(language=language)
@@ -126,6 +130,45 @@ class DialNode(Node):
         return (self.next,)
 
 
+# What a callback node says at each step, by role; a flow may rename any of them.
+CALLBACK_ROLES = (
+    "may_leave_message", "confirm_number", "safe", "unsafe", "enter_number", "when_open",
+    "when_closed", "updated", "invalid", "withheld", "country", "costly", "limit", "retry",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CallbackNode(Node):
+    """The caller asks to be called back: the safe-contact questions, the number (their own,
+    read back, or one they type), then a decision the voice layer completes (the daily limit
+    lives in Redis). Each refusal has its own prompt, then the call goes to `on_refused`."""
+
+    next: str = ""
+    on_refused: str = ""
+    voicemail: str | None = None  # "not safe at this number": leave a message instead
+    timeout: int = 8
+    retries: int = 1
+    # For "we will call you within about N minutes": one request takes this long.
+    seconds_per_request: int = 600
+    prompts: dict[str, str] = field(
+        default_factory=lambda: {role: f"callback_{role}" for role in CALLBACK_ROLES}
+    )
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.next, self.on_refused, *((self.voicemail,) if self.voicemail else ()))
+
+
+@dataclass(frozen=True)
+class VoicemailNode(Node):
+    """A recorded message: `say` must tell the caller it is recorded and who will hear it."""
+
+    max_length: int = 180
+    next: str = ""
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.next,)
+
+
 NODE_TYPES: dict[str, type[Node]] = {
     "say": SayNode,
     "menu": MenuNode,
@@ -134,6 +177,8 @@ NODE_TYPES: dict[str, type[Node]] = {
     "queue": QueueNode,
     "hangup": HangupNode,
     "dial": DialNode,
+    "callback": CallbackNode,
+    "voicemail": VoicemailNode,
 }
 
 

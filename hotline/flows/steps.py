@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Endpoint = Literal["menu", "queue_wait", "queue_done"]
+Endpoint = Literal[
+    "menu", "queue_wait", "queue_done", "queue_key", "callback", "voicemail_done", "recording"
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ class Gather:
     num_digits: int
     timeout: int
     action: Next
+    finish_on_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    action: Next
+    status: Next  # recordingStatusCallback: the recording webhook fetches the audio
+    max_length: int = 180
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ class Hangup:
     pass
 
 
-Step = Say | Play | Pause | Gather | Redirect | Enqueue | Dial | Leave | Hangup
+Step = Say | Play | Pause | Gather | Record | Redirect | Enqueue | Dial | Leave | Hangup
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,18 @@ class Event:
     data: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CallbackAsk:
+    """A valid callback request, waiting for the voice layer's verdict (the daily limit
+    and a pending request are known only to Redis)."""
+
+    node: str
+    number: str  # E.164
+    own: bool  # the number the caller is calling from
+    safe_to_call: bool
+    may_leave_message: bool
+
+
 @dataclass
 class Turn:
     """The engine's answer to one webhook."""
@@ -121,3 +143,5 @@ class Turn:
     steps: list[Step] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     state: CallState | None = None
+    callback: CallbackAsk | None = None
+    queue_choice: str | None = None

@@ -10,7 +10,8 @@ Keys (P = prefix):
   P:c:{counselor_id}   hash  state, langs, idle, missed, skip, offer, since, call, away_after
   P:w:{language}       zset  call_sid -> priority (lower first: urgent, then longest waiting)
   P:w2:{language}      zset  callers who named `language` as their second one (same priority)
-  P:q:{call_sid}       hash  lang, lang2, widen_at, urgent, since, qsid, to, flow, offer, state, cid
+  P:q:{call_sid}       hash  lang, lang2, widen_at, urgent, since, qsid, to, flow, offer, state,
+                             cid, kind (live, or callback for "cb-{id}-{attempt}" entries)
   P:o:{offer_id}       hash  sid, cid, lang, created, state, leg   (TTL while ringing)
   P:oncall:{language}  str   how many counselors are on call and not away (set by workers)
 Redis Cluster is not supported: the scripts touch keys they compute.
@@ -126,8 +127,12 @@ local P, sid, lang, urgent, since, qsid, to, flow = ARGV[1], ARGV[2], ARGV[3], A
   tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 local lang2, widen_at = ARGV[11], since + tonumber(ARGV[12])
 local qk = P .. ':q:' .. sid
+local kind = ARGV[13] or 'live'
 local score = since
 if urgent == '1' then score = since - tonumber(ARGV[9]) end
+-- A callback sorts as if it had arrived `priority_after` seconds later: live callers first,
+-- until it has waited that long.
+if ARGV[14] and ARGV[14] ~= '' then score = since + tonumber(ARGV[14]) end
 if redis.call('EXISTS', qk) == 1 then
   local state = redis.call('HGET', qk, 'state')
   if qsid ~= '' then redis.call('HSET', qk, 'qsid', qsid) end
@@ -140,7 +145,8 @@ if redis.call('EXISTS', qk) == 1 then
   return 0
 end
 redis.call('HSET', qk, 'lang', lang, 'urgent', urgent, 'since', since, 'qsid', qsid, 'to', to,
-  'flow', flow, 'offer', '', 'state', 'waiting', 'cid', '', 'lang2', lang2, 'widen_at', widen_at)
+  'flow', flow, 'offer', '', 'state', 'waiting', 'cid', '', 'lang2', lang2, 'widen_at', widen_at,
+  'kind', kind)
 redis.call('EXPIRE', qk, ARGV[10])
 redis.call('ZADD', P .. ':w:' .. lang, score, sid)
 -- A second language the caller named: counselors who speak it may take the call once
@@ -283,6 +289,29 @@ class Board:
                 args=[
                     self.p, call_sid, language, "1" if urgent else "0", since, queue_sid,
                     hotline_number, flow, URGENT_BONUS, CALLER_TTL, second_language, widen_after,
+                ]
+            )
+        )  # fmt: skip
+
+    def register_callback(
+        self,
+        entry: str,
+        language: str,
+        *,
+        requested_at: float,
+        priority_after: float,
+        hotline_number: str = "",
+        flow: str = "",
+    ) -> bool:
+        """A due callback waits on the board like a caller, so the same match script (the
+        same reservation) offers it: a counselor never holds a live caller and a callback at
+        once. Live callers go first unless the callback has waited `priority_after` seconds;
+        urgent live callers always do. `entry` is "cb-{id}-{attempt}"."""
+        return bool(
+            self._register_caller(
+                args=[
+                    self.p, entry, language, "0", requested_at, "", hotline_number, flow,
+                    URGENT_BONUS, CALLER_TTL, "", 0, "callback", priority_after,
                 ]
             )
         )  # fmt: skip

@@ -16,6 +16,7 @@ from ..flows.steps import (
     Next,
     Pause,
     Play,
+    Record,
     Redirect,
     Say,
     Step,
@@ -57,9 +58,23 @@ def _add(
             timeout=step.timeout,
             action=url_for(step.action),
             method="POST",
+            finish_on_key=step.finish_on_key,
         )
         for child in step.children:
             _add(gather, child, url_for, media_url)
+    elif isinstance(step, Record):
+        assert isinstance(parent, VoiceResponse)
+        parent.record(
+            action=url_for(step.action),
+            method="POST",
+            max_length=step.max_length,
+            finish_on_key="#",
+            play_beep=True,
+            timeout=8,
+            recording_status_callback=url_for(step.status),
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed",
+        )
     elif isinstance(step, Redirect):
         assert isinstance(parent, VoiceResponse)
         parent.redirect(url_for(step.target), method="POST")
