@@ -355,18 +355,33 @@ def schedule_callbacks(connection: redis.Redis) -> list[str]:
     and their languages are matched."""
     import datetime as dt
 
-    from .callbacks.runner import CallbackSettings, schedule_due
+    from .callbacks.runner import CallbackSettings, schedule_due, settle_stuck
     from .routing import schedule_match
     from .routing.board import Board
 
     flask_app = app()
+    now = dt.datetime.now(dt.UTC)
     with get_db(flask_app).session() as session:
         languages = schedule_due(
             session,
             Board(connection),
             flask_app.extensions["hotline.flows"],
             CallbackSettings.from_config(dict(flask_app.config)),
-            dt.datetime.now(dt.UTC),
+            now,
+        )
+        stuck = settle_stuck(session, now)
+        lost = [(row.id, row.call_sid) for row in stuck]
+    emit = _emitter(connection) if lost else None
+    for callback_id, call_sid in lost:
+        log.warning(
+            "callback %s: final status never came; closed for a manager to review", callback_id
+        )
+        assert emit is not None
+        emit(
+            call_sid,
+            "callback_failed",
+            {"callback_id": callback_id, "reason": "status_lost"},
+            f"status-lost|{callback_id}",
         )
     for language in languages:
         schedule_match(connection, language)

@@ -106,3 +106,48 @@ def test_due_requests_go_on_the_board_once_and_only_when_open(database_url: str)
     assert row.status == "scheduled"
     assert board.waiting("english") == [f"cb-{row.id}-1"]
     db.dispose()
+
+
+def test_at_closing_a_waiting_callback_leaves_the_board_until_the_opening(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    with db.session() as s:
+        record_requests(s, [request("CA" + "2" * 32)])
+    flows = load_flows(Path(__file__).parent.parent / "ivr_flows")
+    board = Board(fakeredis.FakeRedis())
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    evening = dt.datetime(2026, 12, 3, 23, 59, tzinfo=beijing)
+    night = dt.datetime(2026, 12, 4, 0, 1, tzinfo=beijing)
+    morning = dt.datetime(2026, 12, 4, 8, 31, tzinfo=beijing)
+    with db.session() as s:
+        assert schedule_due(s, board, flows, CallbackSettings(), evening) == ["english"]
+    with db.session() as s:
+        assert schedule_due(s, board, flows, CallbackSettings(), night) == []
+    [row] = rows(db)
+    assert row.status == "pending" and board.waiting("english") == []
+    with db.session() as s:
+        assert schedule_due(s, board, flows, CallbackSettings(), morning) == ["english"]
+    assert board.waiting("english") == [f"cb-{row.id}-1"]
+    db.dispose()
+
+
+def test_an_attempt_whose_final_status_never_came_is_closed_not_redialled(
+    database_url: str,
+) -> None:
+    from hotline.callbacks.runner import settle_stuck
+
+    db = Database(database_url)
+    with db.session() as s:
+        record_requests(s, [request("CA" + "3" * 32)])
+    with db.session() as s:
+        row = s.scalars(select(Callback)).one()
+        row.status = "in_progress"
+    [row] = rows(db)
+    with db.session() as s:
+        assert settle_stuck(s, row.updated_at + dt.timedelta(hours=5)) == []
+    with db.session() as s:
+        assert [r.id for r in settle_stuck(s, row.updated_at + dt.timedelta(hours=7))] == [row.id]
+    [row] = rows(db)
+    assert (row.status, row.last_outcome) == ("failed", "status_lost")
+    db.dispose()

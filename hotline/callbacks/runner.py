@@ -92,7 +92,11 @@ def schedule_due(
     languages: set[str] = set()
     for row in rows:
         flow = flow_for(flows, row)
-        if not row.number or not flow.hours.is_open(now):
+        if not row.number:
+            continue
+        if not flow.hours.is_open(now):
+            if row.status == CallbackStatus.SCHEDULED.value:
+                _off_the_board_at_closing(board, row)
             continue
         board.register_callback(
             entry_id(row.id, row.attempts + 1),
@@ -105,6 +109,37 @@ def schedule_due(
         row.status = CallbackStatus.SCHEDULED.value
         languages.add(row.language)
     return sorted(languages)
+
+
+def _off_the_board_at_closing(board: Board, row: Callback) -> None:
+    """The line closed while the request waited for a counselor: nobody may be rung at
+    night, so it waits for the opening again. A counselor already being asked (a live
+    offer) is left to answer; the caller is only dialled if they accept."""
+    entry = entry_id(row.id, row.attempts + 1)
+    waiting = board.caller(entry)
+    offer_id = waiting.get("offer", "")
+    if offer_id and board.offer(offer_id):
+        return
+    board.caller_gone(entry)
+    row.status = CallbackStatus.PENDING.value
+
+
+# Longer than any conversation: an attempt still "in progress" after this lost its final
+# status callback (or the job handling it). It is closed without calling again, since a
+# second call could reach someone mid-conversation; a manager sees it and can reschedule.
+STUCK_AFTER = dt.timedelta(hours=6)
+
+
+def settle_stuck(session: Session, now: dt.datetime) -> list[Callback]:
+    rows = session.scalars(
+        select(Callback)
+        .where(Callback.status == CallbackStatus.IN_PROGRESS.value)
+        .where(Callback.updated_at <= now - STUCK_AFTER)
+    ).all()
+    for row in rows:
+        row.status = CallbackStatus.FAILED.value
+        row.last_outcome = "status_lost"
+    return list(rows)
 
 
 def start_attempt(session: Session, callback_id: int, counselor_id: int) -> Callback | None:
