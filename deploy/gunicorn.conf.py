@@ -1,0 +1,48 @@
+"""gunicorn settings for the hotline: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+
+Read from the environment so one file serves every machine: PORT, WEB_CONCURRENCY (worker
+processes), GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE, FORWARDED_ALLOW_IPS,
+GUNICORN_ACCESS_LOG=1.
+
+Why gthread, one process per core: a webhook is mostly CPU (signature HMAC, the flow
+engine, TwiML) with two short waits on Redis, so more processes than cores only add context
+switches and memory, while the GIL makes extra threads useless for CPU but fine for the
+waits (Redis, PostgreSQL for the dashboard and /readyz). Threads also keep connections from
+the load balancer alive, which the sync worker cannot. bench/load.py measures the choice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{_int('PORT', 8000)}"
+worker_class = "gthread"
+workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count())
+threads = _int("GUNICORN_THREADS", 4)
+# Twilio gives up on a webhook after 15 s and plays the fallback URL; a worker stuck far
+# longer than that is broken and is replaced.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = 30
+# Longer than the load balancer's idle timeout, so the balancer closes first and never
+# sends a request down a connection gunicorn is closing.
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
+# Recycle workers now and then so a slow leak cannot grow without bound; jitter keeps them
+# from restarting all at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = max_requests // 10
+# Twilio signs the public URL; behind a proxy the app trusts X-Forwarded-* only from it.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The heartbeat file on tmpfs: a slow disk must not look like a hung worker.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# The app logs every call step itself (masked, with CallSid); access lines are optional.
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+proc_name = "hotline-web"
