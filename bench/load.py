@@ -706,7 +706,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="hotline worker processes")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn WEB_CONCURRENCY")
     parser.add_argument(
-        "--web-class", default=None, help="override the worker class (sync, gthread)"
+        "--web-class", default=None, help="override GUNICORN_WORKER_CLASS (sync, gthread)"
     )
     parser.add_argument("--web-threads", type=int, default=None, help="override GUNICORN_THREADS")
     parser.add_argument("--poll", type=float, default=30.0, help="seconds between waitUrl rounds")
@@ -766,14 +766,14 @@ def main() -> int:
         env.pop("HOTLINE_DEV_MODE", None)
         if args.web_threads:
             env["GUNICORN_THREADS"] = str(args.web_threads)
-        web_class = ["-k", args.web_class] if args.web_class else []
+        if args.web_class:
+            env["GUNICORN_WORKER_CLASS"] = args.web_class
         gunicorn = [
             sys.executable,
             "-m",
             "gunicorn",
             "-c",
             str(ROOT / "deploy" / "gunicorn.conf.py"),
-            *web_class,
         ]
         try:
             processes.append(
@@ -813,7 +813,7 @@ def main() -> int:
             twilio = Twilio(base, sched, client, args)
             twilio_ref.append(twilio)
             print(
-                f"gunicorn: {args.web_workers} {args.web_class or 'gthread'} workers "
+                f"gunicorn: {args.web_workers} {env.get('GUNICORN_WORKER_CLASS', 'sync')} workers "
                 f"({env.get('GUNICORN_THREADS', '4')} threads if gthread); {args.workers} hotline workers; "
                 f"{total_counselors} counselors ({mandarin} mandarin, {english} english, {cantonese} cantonese)",
                 flush=True,

@@ -1,14 +1,16 @@
 """gunicorn settings for the hotline: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
 
 Read from the environment so one file serves every machine: PORT, WEB_CONCURRENCY (worker
-processes), GUNICORN_THREADS, GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE, FORWARDED_ALLOW_IPS,
-GUNICORN_ACCESS_LOG=1.
+processes), GUNICORN_WORKER_CLASS (sync | gthread), GUNICORN_THREADS (gthread only),
+GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE, FORWARDED_ALLOW_IPS, GUNICORN_ACCESS_LOG=1.
 
-Why gthread, one process per core: a webhook is mostly CPU (signature HMAC, the flow
-engine, TwiML) with two short waits on Redis, so more processes than cores only add context
-switches and memory, while the GIL makes extra threads useless for CPU but fine for the
-waits (Redis, PostgreSQL for the dashboard and /readyz). Threads also keep connections from
-the load balancer alive, which the sync worker cannot. bench/load.py measures the choice.
+Why sync workers, one process per core: a webhook is CPU work (signature HMAC, the flow
+engine, TwiML) with two sub-millisecond waits on Redis. More processes than cores only add
+switching; threads in one process share a GIL, and a request that loses it waits a whole
+switch interval (5 ms) at a time. bench/load.py on two cores (1,000 waiting callers, 20 new
+calls/s, ~180 webhooks/s): sync x2 gave p99 22 ms, gthread x2 (4 threads) 36 and 77 ms in
+two runs. Sync workers cannot keep connections alive, so put a buffering proxy (nginx, a
+cloud load balancer) in front, as any production gunicorn needs anyway.
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ def _int(name: str, default: int) -> int:
 
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{_int('PORT', 8000)}"
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count())
 threads = _int("GUNICORN_THREADS", 4)
 # Twilio gives up on a webhook after 15 s and plays the fallback URL; a worker stuck far
 # longer than that is broken and is replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 30
-# Longer than the load balancer's idle timeout, so the balancer closes first and never
-# sends a request down a connection gunicorn is closing.
+# gthread only: longer than the load balancer's idle timeout, so the balancer closes first
+# and never sends a request down a connection gunicorn is closing.
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter keeps them
 # from restarting all at once.
