@@ -813,7 +813,7 @@ def main() -> int:
             twilio = Twilio(base, sched, client, args)
             twilio_ref.append(twilio)
             print(
-                f"gunicorn: {args.web_workers} {env.get('GUNICORN_WORKER_CLASS', 'sync')} workers "
+                f"gunicorn: {args.web_workers} {env.get('GUNICORN_WORKER_CLASS', 'gthread')} workers "
                 f"({env.get('GUNICORN_THREADS', '4')} threads if gthread); {args.workers} hotline workers; "
                 f"{total_counselors} counselors ({mandarin} mandarin, {english} english, {cantonese} cantonese)",
                 flush=True,

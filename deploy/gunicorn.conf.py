@@ -4,13 +4,16 @@ Read from the environment so one file serves every machine: PORT, WEB_CONCURRENC
 processes), GUNICORN_WORKER_CLASS (sync | gthread), GUNICORN_THREADS (gthread only),
 GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE, FORWARDED_ALLOW_IPS, GUNICORN_ACCESS_LOG=1.
 
-Why sync workers, one process per core: a webhook is CPU work (signature HMAC, the flow
-engine, TwiML) with two sub-millisecond waits on Redis. More processes than cores only add
-switching; threads in one process share a GIL, and a request that loses it waits a whole
-switch interval (5 ms) at a time. bench/load.py on two cores (1,000 waiting callers, 20 new
-calls/s, ~180 webhooks/s): sync x2 gave p99 22 ms, gthread x2 (4 threads) 36 and 77 ms in
-two runs. Sync workers cannot keep connections alive, so put a buffering proxy (nginx, a
-cloud load balancer) in front, as any production gunicorn needs anyway.
+Why gthread, one process per core, four threads: a webhook is CPU work (signature HMAC,
+the flow engine, TwiML) with two sub-millisecond waits on Redis, so more processes than cores
+only add switching. But the same processes serve the dashboard, whose call log and statistics
+wait 100-300 ms on PostgreSQL: with sync workers two managers' pages would hold both workers
+of a two-core machine and every caller's webhook would wait behind them; with threads the GIL
+is free while PostgreSQL works. Threads also keep the balancer's connections alive.
+bench/load.py on two shared cores (1,000 waiting callers, 20 new calls/s, ~180 webhooks/s)
+did not separate the classes for webhooks alone: p99 36 and 77 ms with gthread x2 (4
+threads), 22 and 82 ms with sync x2; the machine's other load moved it more than the class.
+GUNICORN_WORKER_CLASS=sync is there to try on a dedicated machine.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ def _int(name: str, default: int) -> int:
 
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{_int('PORT', 8000)}"
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count())
 threads = _int("GUNICORN_THREADS", 4)
 # Twilio gives up on a webhook after 15 s and plays the fallback URL; a worker stuck far
 # longer than that is broken and is replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 30
-# gthread only: longer than the load balancer's idle timeout, so the balancer closes first
+# Longer than the load balancer's idle timeout, so the balancer closes first
 # and never sends a request down a connection gunicorn is closing.
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter keeps them

@@ -131,7 +131,7 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch: pytest.MonkeyPatc
     settings = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     assert settings["bind"].endswith(":9123")
     assert settings["workers"] == 3
-    assert settings["worker_class"] == "sync"
-    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "gthread")
-    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["worker_class"] == "gthread"
+    assert settings["worker_class"] == "gthread"
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "sync")
+    assert runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["worker_class"] == "sync"
     assert settings["timeout"] > 15  # Twilio's own webhook timeout
