@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,18 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Nothing connects to anything before this runs; a broken flow file
     stops it here with the file, line and reason."""
-    from . import callback_voice, counselor_voice, dashboard, db, media, queues, routing, voice
+    from . import (
+        callback_voice,
+        counselor_voice,
+        dashboard,
+        db,
+        health,
+        logs,
+        media,
+        queues,
+        routing,
+        voice,
+    )
     from .config import load_settings
     from .flows import load_flows
 
@@ -22,7 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["HOTLINE_SECRET_KEY"]
     app.config["MAX_CONTENT_LENGTH"] = settings["HOTLINE_MAX_BODY_BYTES"]
-    _configure_logging(settings["HOTLINE_LOG_LEVEL"])
+    logs.init_app(app)
 
     app.extensions["hotline.flows"] = load_flows(
         Path(settings["HOTLINE_FLOWS_DIR"]), Path(settings["HOTLINE_RECORDINGS_DIR"])
@@ -35,13 +45,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     callback_voice.init_app(app)
     media.init_app(app)
     dashboard.init_app(app)
+    health.init_app(app)
     return app
-
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(
-            level=getattr(logging, level.upper(), logging.INFO),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )

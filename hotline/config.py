@@ -45,6 +45,13 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "HOTLINE_MAX_BODY_BYTES": (64 * 1024, _int),
     "HOTLINE_QUEUE_PREFIX": ("hotline", _str),
     "HOTLINE_LOG_LEVEL": ("INFO", _str),
+    "HOTLINE_LOG_FORMAT": ("text", _str),  # text | json (one object a line, with call_sid)
+    # Routing: how long a counselor's phone rings, their wrap-up after a call, how many
+    # missed offers set them away, and the number their phone shows if the caller's is unknown.
+    "HOTLINE_RING_SECONDS": (20, _int),
+    "HOTLINE_WRAP_UP_SECONDS": (60, _int),
+    "HOTLINE_AWAY_AFTER_MISSES": (3, _int),
+    "HOTLINE_CALLER_ID": ("", _str),
     # The dashboard: the zone its times, hours of day and dates are in, and the service-level
     # threshold (share of queued calls answered within this many seconds).
     "HOTLINE_TIMEZONE": ("Asia/Shanghai", _str),

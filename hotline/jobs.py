@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 CLAIM_TIMEOUT = 120.0  # a claim older than this belongs to a dead worker
 MAX_JOB_SECONDS = 10.0
+OVERDUE_WRAP_UP_SECONDS = 5.0  # past its end, a wrap-up's timer job is taken to be lost
 
 _app: Flask | None = None
 _roster: Any = None
@@ -301,11 +302,49 @@ def end_wrap_up(counselor_id: int) -> bool:
 
     board, _, _ = _routing()
     if not board.wrapup_done(counselor_id):
+        _end_wrap_up_later(board, counselor_id)
         return False
     for language in board.counselor(counselor_id).get("langs", "").strip(",").split(","):
         if language:
             schedule_match(_connection(), language)
     return True
+
+
+def _end_wrap_up_later(board: Any, counselor_id: int) -> None:
+    """RQ keeps scheduled times in whole seconds (truncated), so this job may run up to a
+    second before the wrap-up ends; without another try the counselor would stay in
+    wrap-up for good (bench/load.py found most of them stuck there)."""
+    import datetime as dt
+    import math
+
+    from rq import Queue
+
+    from .queues import ROUTING_QUEUE
+
+    state = board.counselor(counselor_id)
+    if state.get("state") != "wrap_up":
+        return
+    remaining = float(state.get("wrap_until") or 0) - time.time()
+    Queue(ROUTING_QUEUE, connection=_connection()).enqueue_in(
+        dt.timedelta(seconds=max(1, math.ceil(remaining) + 1)),
+        "hotline.jobs.end_wrap_up",
+        counselor_id,
+        result_ttl=60,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def release_overdue_wrap_ups(board: Any, now: float) -> list[int]:
+    """Safety net (worker maintenance): counselors whose wrap-up ended some time ago but
+    who are still in it (their timer job was lost) are made available again."""
+    freed = []
+    for counselor_id, state in board.counselors().items():
+        if state.get("state") != "wrap_up":
+            continue
+        overdue = float(state.get("wrap_until") or 0) < now - OVERDUE_WRAP_UP_SECONDS
+        if overdue and board.wrapup_done(counselor_id, now=now):
+            freed.append(counselor_id)
+    return freed
 
 
 def sync_routing(connection: redis.Redis) -> None:
@@ -331,6 +370,8 @@ def sync_routing(connection: redis.Redis) -> None:
                 current = board.counselor(c.id).get("state")
                 if current in ("available", "away", "offline") and current != chosen:
                     board.set_presence(c.id, chosen, list(c.languages))
+    for counselor_id in release_overdue_wrap_ups(board, time.time()):
+        log.warning("counselor %s was left in wrap-up; available again", counselor_id)
     now = dt.datetime.now(dt.UTC)
     states = board.counselors()
     languages = sorted(

@@ -355,7 +355,9 @@ def queue_done(
     turn = _engine(flow).queue_done(
         _node_arg(), state, _caller(), now, result, _int_form("QueueTime"), choice
     )
-    if result not in ("bridged", "bridging-in-process"):
+    # "redirected": a counselor took the caller out of the queue (REST dequeue) and the
+    # call goes on in their conference; the caller has not left.
+    if result not in ("bridged", "bridging-in-process", "redirected"):
         caller_left(current_app, call_sid)
     return turn, []
 

@@ -319,3 +319,11 @@ def test_the_wait_round_puts_a_second_language_on_the_board(routed: Any) -> None
         QueuePosition="1",
     )
     assert get_board(routed).caller(other.call_sid)["lang2"] == ""
+
+
+def test_a_caller_taken_out_of_the_queue_by_a_counselor_stays_on_the_board(routed: Any) -> None:
+    caller = queue_caller(routed)
+    caller.post(caller.enqueue_action, QueueResult="redirected", QueueTime="40")  # type: ignore[attr-defined]
+    assert get_board(routed).caller(caller.call_sid)["state"] == "waiting"
+    caller.post(caller.enqueue_action, QueueResult="hangup", QueueTime="41")  # type: ignore[attr-defined]
+    assert get_board(routed).caller(caller.call_sid) == {}
