@@ -560,3 +560,50 @@ def test_jobs_page_lists_failed_jobs_scrubbed_and_retries_them(dash: Any) -> Non
         dash, select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "job_retry")
     )
     assert count == 1
+
+
+def test_recordings_play_from_the_call_page_and_each_listen_is_audited(dash: Any) -> None:
+    from hotline.models import Recording
+
+    ids = seeded(dash)
+    [(call_sid,)] = query(dash, select(Call.call_sid).where(Call.id == ids.wang_call_id))
+    storage = Path(dash.config["HOTLINE_RECORDINGS_STORAGE"])
+    (storage / "2026").mkdir(parents=True, exist_ok=True)
+    (storage / "2026" / "RE1.wav").write_bytes(b"RIFF....WAVEfmt fake audio")
+    with Database(dash.config["HOTLINE_DATABASE_URL"]).session() as s:
+        s.add(
+            Recording(
+                recording_sid="RE1",
+                call_sid=call_sid,
+                kind="voicemail",
+                path="2026/RE1.wav",
+                bytes=26,
+                duration=12,
+            )
+        )
+        s.add(
+            Recording(
+                recording_sid="RE2",
+                call_sid=call_sid,
+                kind="voicemail",
+                path="../../etc/passwd",
+                bytes=1,
+                duration=1,
+            )
+        )
+    client = as_role(dash, "manager")
+    html = client.get(f"/dashboard/calls/{ids.wang_call_id}").get_data(as_text=True)
+    assert "<audio" in html and "/dashboard/recordings/" in html
+    [(rec_id,)] = query(dash, select(Recording.id).where(Recording.recording_sid == "RE1"))
+    audio = client.get(f"/dashboard/recordings/{rec_id}")
+    assert audio.status_code == 200 and audio.mimetype == "audio/wav"
+    assert audio.data.startswith(b"RIFF") and "no-store" in audio.headers["Cache-Control"]
+    [(bad_id,)] = query(dash, select(Recording.id).where(Recording.recording_sid == "RE2"))
+    assert client.get(f"/dashboard/recordings/{bad_id}").status_code == 404  # outside storage
+    assert as_role(dash, "counselor").get(f"/dashboard/recordings/{rec_id}").status_code == 403
+    assert client.get("/dashboard/recordings/999999").status_code == 404
+    [(count,)] = query(
+        dash,
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "play_recording"),
+    )
+    assert count == 1

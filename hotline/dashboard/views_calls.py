@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from flask import Response, abort, current_app, jsonify, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from ..callsearch import LANGUAGES, SORTS, Cursor, iter_calls, search_calls
 from ..db import get_db, utcnow
 from ..events import REDIS_DOWN
 from ..export import csv_lines
-from ..models import Call, CallEvent, CallNote, Counselor, Outcome, UserRole
+from ..models import Call, CallEvent, CallNote, Counselor, Outcome, Recording, UserRole
 from ..phone import mask
 from ..routing import get_board
 from .core import audit, bp, db, page, require, tz
@@ -96,6 +106,11 @@ def _detail(call_id: int, revealed: str | None = None) -> Any:
         previous = e.occurred_at
     callbacks = [item for item in timeline if item["kind"].startswith("callback")]
     note = db().scalars(select(CallNote).where(CallNote.call_id == call.id)).first()
+    recordings = list(
+        db().scalars(
+            select(Recording).where(Recording.call_sid == call.call_sid).order_by(Recording.id)
+        )
+    )
     return page(
         "call.html",
         call=call,
@@ -104,6 +119,7 @@ def _detail(call_id: int, revealed: str | None = None) -> Any:
         timeline=timeline,
         callbacks=callbacks,
         note=note,
+        recordings=recordings,
     )
 
 
@@ -111,6 +127,25 @@ def _detail(call_id: int, revealed: str | None = None) -> Any:
 @require(MANAGER)
 def call_detail(call_id: int) -> Any:
     return _detail(call_id)
+
+
+@bp.get("/dashboard/recordings/<int:recording_id>")
+@require(MANAGER)
+def play_recording(recording_id: int) -> Any:
+    """A caller's voice: streamed by the app (never a public URL), and every listen is in
+    the audit log."""
+    recording = db().get(Recording, recording_id)
+    if recording is None or recording.deleted_at is not None:
+        abort(404)
+    root = Path(current_app.config["HOTLINE_RECORDINGS_STORAGE"]).resolve()
+    path = (root / recording.path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        abort(404)
+    audit("play_recording", "recording", recording.recording_sid, call=recording.call_sid)
+    db().commit()
+    response = send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/dashboard/calls/<int:call_id>/reveal")
