@@ -176,6 +176,40 @@ def counselors_list() -> None:
         database.dispose()
 
 
+@counselors.command("presence")
+@click.argument("counselor")
+@click.argument("state", type=click.Choice(["available", "away", "offline"]))
+def counselors_presence(counselor: str, state: str) -> None:
+    """Mark a counselor (id or phone number) available, away or offline. Routing uses it
+    at once; during an offer or a call it takes effect afterwards."""
+    from sqlalchemy import select
+
+    from .db import get_db
+    from .models import Counselor
+    from .phone import InvalidNumber, mask, parse_number
+    from .routing import set_presence
+
+    app = _app()
+    with get_db(app).session() as session:
+        if counselor.isdigit():
+            found = session.get(Counselor, int(counselor))
+        else:
+            try:
+                phone = parse_number(counselor)
+            except InvalidNumber:
+                raise click.ClickException("give a counselor id or phone number") from None
+            found = session.scalars(select(Counselor).where(Counselor.phone == phone)).first()
+        if found is None:
+            raise click.ClickException(
+                f"no counselor {mask(counselor) if not counselor.isdigit() else counselor}"
+            )
+        counselor_id, name, phone_masked = found.id, found.name, mask(found.phone)
+    now = set_presence(app, counselor_id, state)
+    click.echo(
+        f"{name} {phone_masked}: {state}" + (f" (after the current {now})" if now != state else "")
+    )
+
+
 @main.group()
 def demo() -> None:
     """Demo data for a local run."""

@@ -102,3 +102,22 @@ def test_simulate_in_process(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     assert "Polly.Amy-Neural" in result.output and "cmn-CN" in result.output
     assert "hotline-english" in result.output
+
+
+def test_counselor_presence_reaches_routing(env: dict[str, str]) -> None:
+    run("db", "upgrade")
+    run("demo", "load")
+    from hotline import queues
+
+    queues.reset_fake_server()
+    result = run("counselors", "presence", "+8613800000001", "away")
+    assert result.exit_code == 0, result.output
+    assert (
+        "王敏" in result.output and "away" in result.output and "13800000001" not in result.output
+    )
+    listed = run("counselors", "list")
+    assert "away" in listed.output
+    assert run("counselors", "presence", "1", "available").exit_code == 0
+    bad = CliRunner().invoke(main, ["counselors", "presence", "+8613899999999", "away"])
+    assert bad.exit_code != 0 and "no counselor" in bad.output
+    assert CliRunner().invoke(main, ["counselors", "presence", "1", "busy"]).exit_code != 0
