@@ -105,10 +105,8 @@ def _instance_secret(instance: Path, name: str) -> str:
     """A random secret kept in the instance folder, so a local run needs no configuration
     and keeps the same key across restarts (hashes of caller numbers must stay comparable)."""
     path = instance / name
-    try:
+    if path.is_file():
         return path.read_text().strip()
-    except FileNotFoundError:
-        pass
     instance.mkdir(parents=True, exist_ok=True)
     value = secrets.token_hex(32)
     try:

@@ -396,7 +396,7 @@ class _Next:
 
 
 class _LeaveQueue:
-    pass
+    """Marker: a <Leave/> ended the wait."""
 
 
 _LEAVE = _LeaveQueue()

@@ -114,7 +114,7 @@ class QueueNode(Node):
 
 @dataclass(frozen=True)
 class HangupNode(Node):
-    pass
+    """Say its prompts, then end the call."""
 
 
 @dataclass(frozen=True)

@@ -105,12 +105,12 @@ class Dial:
 
 @dataclass(frozen=True)
 class Leave:
-    pass
+    """Leave the queue (the Enqueue action decides what follows)."""
 
 
 @dataclass(frozen=True)
 class Hangup:
-    pass
+    """End the call."""
 
 
 Step = Say | Play | Pause | Gather | Record | Redirect | Enqueue | Dial | Leave | Hangup

@@ -24,15 +24,15 @@ class TwilioError(Exception):
 
 
 class Retryable(TwilioError):
-    pass
+    """429, 5xx or no answer: try again later, with backoff."""
 
 
 class NotFound(TwilioError):
-    pass
+    """404: the call or queue member is gone."""
 
 
 class Rejected(TwilioError):
-    pass
+    """Any other 4xx (an invalid number, say): retrying will not help."""
 
 
 class BinaryResponse(Response):
