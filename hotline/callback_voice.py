@@ -11,7 +11,7 @@ import re
 
 from flask import Blueprint, Flask, Response, current_app, request
 from rq import Queue
-from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from .callbacks import runner
 from .db import utcnow
@@ -92,15 +92,7 @@ def _connect() -> Response:
     engine = Engine(flows.get(request.args.get("f")) or flows.for_number(request.form.get("From")))
     steps = engine.callback_intro(request.args.get("l", ""), request.args.get("n") == "1")
     response = twiml.render(steps, lambda n: "", lambda m: m)
-    dial = Dial()
-    dial.conference(
-        f"hotline-{entry}",
-        start_conference_on_enter=True,
-        end_conference_on_exit=True,
-        beep=False,
-    )
-    response.append(dial)
-    return _xml(response)
+    return _xml(twiml.join_room(response, f"hotline-{entry}"))
 
 
 @bp.post("/status")

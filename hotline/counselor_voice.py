@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, request
 from rq import Queue
-from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from .db import utcnow
 from .events import REDIS_DOWN, CallEventData, make_event
@@ -195,16 +195,7 @@ def answer() -> Response:
             )
             _enqueue("hotline.jobs.bridge_caller", offer_id)
         response = _say(engine.counselor_prompt("whisper_connecting", languages))
-        dial = Dial()
-        dial.conference(
-            f"hotline-{outcome.call_sid}",
-            start_conference_on_enter=True,
-            end_conference_on_exit=True,
-            beep=False,
-            wait_url="",
-        )
-        response.append(dial)
-        return _xml(response)
+        return _xml(twiml.join_room(response, f"hotline-{outcome.call_sid}", silent_wait=True))
     declined = digits == "2"
     outcome = (
         board.release(
@@ -347,15 +338,7 @@ def bridge_caller() -> Response:
         {"counselor_id": int(offer["cid"]), "offer_id": offer_id},
         f"bridged|{offer_id}",
     )
-    dial = Dial()
-    dial.conference(
-        f"hotline-{call_sid}",
-        start_conference_on_enter=True,
-        end_conference_on_exit=True,
-        beep=False,
-    )
-    response.append(dial)
-    return _xml(response)
+    return _xml(twiml.join_room(response, f"hotline-{call_sid}"))
 
 
 def caller_left(app: Flask, call_sid: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from twilio.twiml.voice_response import Dial as TwimlDial
 from twilio.twiml.voice_response import Gather as TwimlGather
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -98,6 +99,22 @@ def _add(
         parent.hangup()
     else:  # pragma: no cover - every step type is handled above
         raise TypeError(f"cannot render {type(step).__name__}")
+
+
+def join_room(response: VoiceResponse, room: str, *, silent_wait: bool = False) -> VoiceResponse:
+    """Both legs of a conversation meet in a conference room named for the call: either
+    leg hanging up ends it, and nobody hears a beep. `silent_wait`: the counselor waits for
+    the caller in silence rather than to music."""
+    dial = TwimlDial()
+    dial.conference(
+        room,
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url="" if silent_wait else None,
+    )
+    response.append(dial)
+    return response
 
 
 def emergency_answer(fallback_number: str | None) -> VoiceResponse:
