@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +280,22 @@ def _run_worker(app: Any, *, burst: bool, queues: list[str] | None, fork: bool) 
     # Whatever a dead worker left behind is picked up first.
     app.extensions["hotline.events"].replay_spool()
     enqueue_drain(connection)
-    make_worker(connection, queues, fork=fork).work(burst=burst, with_scheduler=True)
+    if app.config["REDIS_URL"]:
+        make_worker(connection, queues, fork=fork).work(burst=burst, with_scheduler=True)
+        return
+    # The in-process stand-in: RQ's scheduler (a forked process) cannot see it.
+    from .worker import move_due_scheduled_jobs
+
+    def schedule_forever() -> None:
+        while True:
+            try:
+                move_due_scheduled_jobs(connection, queues)
+            except Exception:
+                logging.getLogger(__name__).exception("moving scheduled jobs failed")
+            time.sleep(1)
+
+    threading.Thread(target=schedule_forever, daemon=True, name="scheduler").start()
+    make_worker(connection, queues, fork=fork).work(burst=burst, with_scheduler=False)
 
 
 @main.group()

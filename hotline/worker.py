@@ -6,7 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from rq.utils import current_timestamp
 
 from . import jobs
 from .queues import QUEUE_NAMES
@@ -78,3 +81,23 @@ def make_worker(connection: object, queues: list[str] | None = None, fork: bool 
         worker_ttl=30,
     )
     return worker
+
+
+def move_due_scheduled_jobs(connection: object, queue_names: list[str] | None = None) -> int:
+    """What RQ's scheduler does, for the in-process Redis stand-in: RQ runs its scheduler
+    in a forked process, which would only ever see a copy of an in-process stand-in, so
+    jobs scheduled for later (wrap-up ends, retries with backoff) would never run."""
+    moved = 0
+    for name in queue_names or QUEUE_NAMES:
+        registry = ScheduledJobRegistry(name, connection=connection)  # type: ignore[arg-type]
+        queue = Queue(name, connection=connection)  # type: ignore[arg-type]
+        for job_id in registry.get_jobs_to_schedule(current_timestamp()):
+            try:
+                job = Job.fetch(job_id, connection=connection)  # type: ignore[arg-type]
+            except Exception:
+                registry.remove(job_id)
+                continue
+            queue.enqueue_job(job)
+            registry.remove(job)
+            moved += 1
+    return moved
