@@ -30,6 +30,7 @@ The meaning of shifts, overrides, "24:00" and DST is :mod:`hotline.schedule`'s.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -586,10 +587,9 @@ def _parse_date(value: Any, path: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _DATE_RE.fullmatch(value.strip()):
-        try:
+        # Shaped like a date but not one (2026-02-30): reported below with its path.
+        with contextlib.suppress(ValueError):
             return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     if value is None or value == "":
         raise _Invalid(path, "is required")
     raise _Invalid(path, f"{value!r} is not a date YYYY-MM-DD")
@@ -973,10 +973,8 @@ def export_roster(session: Session) -> str:
 
 def _yaml_str(text: str) -> str:
     """``text`` as a YAML scalar: plain when that reads back as the same string, else quoted."""
-    try:
+    with contextlib.suppress(yaml.YAMLError):
         if yaml.load(f"k: {text}", Loader=_Loader) == {"k": text}:
             return text
-    except yaml.YAMLError:
-        pass
     # A JSON string is a valid YAML double-quoted scalar.
     return json.dumps(text, ensure_ascii=False)

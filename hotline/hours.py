@@ -15,6 +15,7 @@ DST rules (windows are wall-clock times in the service zone):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -386,10 +387,9 @@ def _parse_date(value: Any, path: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _DATE_RE.fullmatch(value.strip()):
-        try:
+        # Shaped like a date but not one (2026-02-30): reported below with its path.
+        with contextlib.suppress(ValueError):
             return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     raise HoursError(path, f"{value!r} is not a date YYYY-MM-DD")
 
 

@@ -9,6 +9,7 @@ followed across web processes and workers without logging who called.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -53,15 +54,14 @@ def _secrets_of(config: Mapping[str, Any]) -> list[str]:
 
 def current_call_sid() -> str | None:
     """The CallSid of the webhook or job running now, if there is one."""
-    try:
+    # A body too large or malformed: no sid rather than no log line.
+    with contextlib.suppress(Exception):
         from flask import has_request_context, request
 
         if has_request_context() and request.path.startswith("/voice/"):
             sid = request.form.get("CallSid", "")
             if _SID.match(sid):
                 return sid
-    except Exception:  # a body too large or malformed: no sid rather than no log line
-        pass
     try:
         from rq import get_current_job
 

@@ -17,7 +17,7 @@ CHANGEABLE = ("pending", "scheduled", "failed")
 
 
 class CallbackError(ValueError):
-    pass
+    """A manager asked for a change the callback cannot take (unknown, or finished)."""
 
 
 def record_requests(session: Session, events: Iterable[Any]) -> list[tuple[str, int]]:

@@ -13,7 +13,7 @@ import redis
 
 
 class LimiterUnavailable(Exception):
-    pass
+    """Redis cannot count attempts: logins are refused politely rather than unlimited."""
 
 
 @dataclass(frozen=True)
